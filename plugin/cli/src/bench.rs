@@ -1,0 +1,128 @@
+//! `gddsp bench`: real-time factors on one core at 48 kHz stereo, through the same
+//! process calls the plugin makes (blocks of 128 samples).
+
+use std::fmt;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use gddsp_core::fx::FxChain;
+use gddsp_core::synth::{Synth, SynthFrame};
+use gddsp_core::{Knob, Knobs, ModelSpec};
+
+pub const SAMPLE_RATE: f32 = 48_000.0;
+pub const BLOCK: usize = 128;
+
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    /// × real time of the FX chain alone (2 s reverb, every effect on), stereo.
+    pub fx_realtime_factor: f64,
+    /// × real time of six voices × 60 harmonics + noise + the FX chain, stereo.
+    pub synth_realtime_factor: f64,
+    pub sample_rate: f32,
+    pub block: usize,
+    pub seconds: f64,
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:.0} Hz stereo, blocks of {}, {:.0} s per measurement, one thread:", self.sample_rate, self.block, self.seconds)?;
+        writeln!(f, "  FX chain (2 s reverb, all effects on)        {:>8.1} × real time", self.fx_realtime_factor)?;
+        writeln!(f, "  6 voices × 60 harmonics + noise + FX chain   {:>8.1} × real time", self.synth_realtime_factor)
+    }
+}
+
+/// Every effect engaged, a 2 s reverb.
+pub fn bench_knobs() -> Knobs {
+    Knobs::default()
+        .with(Knob::DistortionDriveDb, 20.0)
+        .with(Knob::DistortionMix, 0.6)
+        .with(Knob::DelayTimeMs, 350.0)
+        .with(Knob::DelayFeedback, 0.4)
+        .with(Knob::DelayMix, 0.3)
+        .with(Knob::ReverbDecayS, 2.0)
+        .with(Knob::ReverbMix, 0.3)
+}
+
+/// A strummed-chord-like test signal: decaying bursts of a few partials.
+fn guitarish(len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|n| {
+            let t = n as f32 / SAMPLE_RATE;
+            let since = t % 0.5;
+            let env = (-since * 6.0).exp() * 0.3;
+            [110.0, 164.8, 220.0, 277.2].iter().map(|f| (std::f32::consts::TAU * f * t).sin()).sum::<f32>() * env
+        })
+        .collect()
+}
+
+pub fn run(seconds: f64) -> BenchReport {
+    BenchReport {
+        fx_realtime_factor: fx_factor(seconds),
+        synth_realtime_factor: synth_factor(seconds),
+        sample_rate: SAMPLE_RATE,
+        block: BLOCK,
+        seconds,
+    }
+}
+
+fn fx_factor(seconds: f64) -> f64 {
+    let len = (seconds * SAMPLE_RATE as f64) as usize;
+    let input = guitarish(len);
+    let mut chain = FxChain::new(SAMPLE_RATE, 2, &bench_knobs());
+    let mut left = vec![0.0; BLOCK];
+    let mut right = vec![0.0; BLOCK];
+    let start = Instant::now();
+    for block in input.chunks(BLOCK) {
+        let (l, r) = (&mut left[..block.len()], &mut right[..block.len()]);
+        l.copy_from_slice(block);
+        r.copy_from_slice(block);
+        chain.process(&mut [l, r]);
+        std::hint::black_box(&left);
+    }
+    seconds / start.elapsed().as_secs_f64()
+}
+
+fn synth_factor(seconds: f64) -> f64 {
+    let spec = ModelSpec::default();
+    let frames = (seconds * spec.frame_rate()) as usize + 2;
+    // Six strings of an open E chord with vibrato, a 1/k harmonic distribution and noise.
+    let controls: Vec<SynthFrame> = (0..frames)
+        .map(|j| {
+            let mut f = SynthFrame::silent(&spec);
+            let t = j as f32 / spec.frame_rate() as f32;
+            let k = spec.harmonics;
+            let norm: f32 = (1..=k).map(|h| 1.0 / h as f32).sum();
+            for (s, f0) in [82.41, 123.47, 164.81, 207.65, 246.94, 329.63].iter().enumerate() {
+                f.f0_hz[s] = f0 * (1.0 + 0.003 * (std::f32::consts::TAU * 5.0 * t).sin());
+                f.amplitude[s] = 0.05;
+                for h in 0..k {
+                    f.harmonics[s * k + h] = 1.0 / (h + 1) as f32 / norm;
+                }
+            }
+            f.noise.iter_mut().enumerate().for_each(|(b, m)| *m = 0.01 / (1 + b) as f32);
+            f
+        })
+        .collect();
+    let mut synth = Synth::new(&spec, SAMPLE_RATE, 1);
+    synth.prime(&controls[0]);
+    let mut chain = FxChain::new(SAMPLE_RATE, 2, &bench_knobs());
+    let len = (seconds * SAMPLE_RATE as f64) as usize;
+    let mut left = vec![0.0; BLOCK];
+    let mut right = vec![0.0; BLOCK];
+    let mut next = 1;
+    let start = Instant::now();
+    let mut done = 0;
+    while done < len {
+        let n = BLOCK.min(len - done);
+        synth.process(&mut left[..n], &mut |f| {
+            f.copy_from(&controls[next.min(frames - 1)]);
+            next += 1;
+        });
+        right[..n].copy_from_slice(&left[..n]);
+        chain.process(&mut [&mut left[..n], &mut right[..n]]);
+        std::hint::black_box(&left);
+        done += n;
+    }
+    seconds / start.elapsed().as_secs_f64()
+}

@@ -1,0 +1,45 @@
+//! Analysis at the model frame rate: A-weighted loudness, monophonic f0 + confidence
+//! (YIN), MFCC. All work on audio at the model rate ([`crate::ModelSpec`]); frame `i`
+//! is centred on sample `i · hop` (zero padding at the edges), so there are
+//! `⌈len / hop⌉` frames, the same frames the synth renders.
+
+pub mod loudness;
+pub mod mfcc;
+pub mod pitch;
+
+pub use loudness::Loudness;
+pub use mfcc::Mfcc;
+pub use pitch::Yin;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ModelSpec;
+
+/// Copies the `out.len()` samples centred on `center` (zero outside the signal).
+pub fn centered_frame(signal: &[f32], center: usize, out: &mut [f32]) {
+    let start = center as isize - (out.len() / 2) as isize;
+    for (i, o) in out.iter_mut().enumerate() {
+        let at = start + i as isize;
+        *o = if at >= 0 && (at as usize) < signal.len() { signal[at as usize] } else { 0.0 };
+    }
+}
+
+/// Periodic Hann window.
+pub fn hann(len: usize) -> Vec<f32> {
+    (0..len).map(|n| 0.5 - 0.5 * (std::f32::consts::TAU * n as f32 / len as f32).cos()).collect()
+}
+
+/// Per-frame controls of one channel (one string, or a mono mix).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelFeatures {
+    pub f0_hz: Vec<f32>,
+    pub confidence: Vec<f32>,
+    pub loudness_db: Vec<f32>,
+}
+
+/// f0, confidence and loudness of one channel at the model rate.
+pub fn channel_features(signal: &[f32], spec: &ModelSpec) -> ChannelFeatures {
+    let (f0_hz, confidence) = Yin::new(spec.sample_rate as f32).track(signal, spec.hop);
+    let loudness_db = Loudness::new(spec.sample_rate as f32).track(signal, spec.hop);
+    ChannelFeatures { f0_hz, confidence, loudness_db }
+}

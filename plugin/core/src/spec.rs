@@ -1,0 +1,67 @@
+//! The model spec: what training and the plugin must agree on.
+//!
+//! DDSP's choices are the starting point: 16 kHz audio, a control frame every 64 samples
+//! (250 frames/s), 60 harmonics per oscillator, 65 noise bands. The spec is serialised
+//! into `models/model.json` so the plugin renders at the rate the model learned.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Audio rate the model sees and renders, Hz.
+    pub sample_rate: u32,
+    /// Samples per control frame at `sample_rate`.
+    pub hop: usize,
+    /// Harmonics per oscillator.
+    pub harmonics: usize,
+    /// Noise filter magnitudes per frame, spaced linearly from 0 Hz to `sample_rate / 2`.
+    pub noise_bands: usize,
+    /// Harmonic oscillators (strings).
+    pub voices: usize,
+    /// MFCC coefficients per frame for the z-encoder.
+    pub mfcc: usize,
+}
+
+impl Default for ModelSpec {
+    fn default() -> Self {
+        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30 }
+    }
+}
+
+impl ModelSpec {
+    /// Control frames per second.
+    pub fn frame_rate(&self) -> f64 {
+        self.sample_rate as f64 / self.hop as f64
+    }
+
+    /// Highest frequency a noise band describes, Hz.
+    pub fn noise_max_hz(&self) -> f32 {
+        self.sample_rate as f32 / 2.0
+    }
+
+    /// Number of control frames describing `samples` samples at the model rate
+    /// (frame `i` is centred on sample `i · hop`).
+    pub fn frames_for(&self, samples: usize) -> usize {
+        samples.div_ceil(self.hop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_ddsp_250_frames_per_second() {
+        let s = ModelSpec::default();
+        assert_eq!(s.frame_rate(), 250.0);
+        assert_eq!(s.frames_for(16_000), 250);
+        assert_eq!(s.frames_for(16_001), 251);
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let s = ModelSpec::default();
+        let back: ModelSpec = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(s, back);
+    }
+}

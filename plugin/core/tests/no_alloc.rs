@@ -1,0 +1,109 @@
+//! Every real-time process path runs without touching the heap, shown by a counting
+//! global allocator: blocks are built first, then counting starts.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use common::*;
+use gddsp_core::fx::FxChain;
+use gddsp_core::synth::Synth;
+use gddsp_core::{Knob, Knobs, ModelSpec};
+
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Heap operations made by `f` on this thread.
+fn heap_operations(f: impl FnOnce()) -> usize {
+    COUNT.with(|c| c.set(0));
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    COUNT.with(Cell::get)
+}
+
+#[test]
+fn fx_chain_processes_and_retunes_without_allocating() {
+    for rate in [22_050.0, 48_000.0, 192_000.0] {
+        let on = Knobs::default()
+            .with(Knob::DistortionMix, 0.7)
+            .with(Knob::DelayMix, 0.5)
+            .with(Knob::ReverbMix, 0.4)
+            .with(Knob::ReverbDecayS, 1.0);
+        let retuned = on.with(Knob::ReverbDecayS, 2.5).with(Knob::DelayTimeMs, 80.0).with(Knob::ReverbDamping, 0.9);
+        let mut chain = FxChain::new(rate, 2, &on);
+        let mut left = test_noise(20_000, 1);
+        let mut right = test_noise(20_000, 2);
+        let ops = heap_operations(|| {
+            for block in [1, 17, 64, 4096, 8192] {
+                for (l, r) in left.chunks_mut(block).zip(right.chunks_mut(block)).take(3) {
+                    chain.process(&mut [l, r]);
+                }
+            }
+            chain.set_knobs(&retuned);
+            chain.process(&mut [&mut left[..], &mut right[..]]);
+            chain.reset();
+        });
+        assert_eq!(ops, 0, "heap operations in the FX chain at {rate} Hz");
+    }
+}
+
+#[test]
+fn synth_processes_without_allocating() {
+    let spec = ModelSpec::default();
+    for rate in [44_100.0, 96_000.0] {
+        let frame = voice_frame(&spec, &[82.4, 110.0, 146.8, 196.0, 246.9, 329.6], 0.1, 0.05);
+        let mut synth = Synth::new(&spec, rate, 1);
+        synth.prime(&frame);
+        let mut out = vec![0.0; 20_000];
+        let ops = heap_operations(|| {
+            for block in [1, 17, 64, 4096] {
+                for chunk in out.chunks_mut(block).take(40) {
+                    synth.process(chunk, &mut |f| {
+                        f.f0_hz[0] *= 1.001;
+                    });
+                }
+            }
+            synth.reset();
+            synth.prime(&frame);
+        });
+        assert_eq!(ops, 0, "heap operations in the synth at {rate} Hz");
+    }
+}
+
+#[test]
+fn the_counter_does_count() {
+    let ops = heap_operations(|| {
+        std::hint::black_box(vec![1u8; 10]);
+    });
+    assert!(ops >= 1);
+}
