@@ -67,7 +67,7 @@ fn blocks(c: &mut Criterion) {
         let mut synth = Synth::new(&spec, RATE, 1);
         synth.prime(&fr);
         let mut out = vec![0.0; BLOCK];
-        g.bench_function(name, |b| b.iter(|| { synth.process(&mut out, &mut |_| {}); black_box(&out); }));
+        g.bench_function(name, |b| b.iter(|| { synth.process(&mut out, &mut |f| f.copy_from(&fr)); black_box(&out); }));
     }
     g.finish();
 }

@@ -56,7 +56,7 @@ impl Audio {
 
 /// Decodes a whole audio file.
 pub fn load(path: &Path) -> Result<Audio, AudioError> {
-    let file = File::open(path).map_err(|source| AudioError::Open { path: path.into(), source })?;
+    let file = File::open(path).map_err(|reason| AudioError::Open { path: path.into(), reason })?;
     let unsupported = |detail: String| AudioError::Unsupported { path: path.into(), detail };
     let corrupt = |detail: String| AudioError::Corrupt { path: path.into(), detail };
 

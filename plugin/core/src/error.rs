@@ -20,8 +20,8 @@ pub enum KnobError {
 /// An audio file that cannot be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("{path}: cannot open the file: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    #[error("{path}: cannot open the file: {reason}")]
+    Open { path: PathBuf, reason: std::io::Error },
     #[error("{path}: not a supported audio file (wav, flac, mp3, ogg/vorbis): {detail}")]
     Unsupported { path: PathBuf, detail: String },
     #[error("{path}: the audio data is corrupt: {detail}")]

@@ -49,7 +49,7 @@ fn yin_tracks_plucked_strings_through_resampling() {
     // Karplus–Strong plucks at 44.1 kHz, resampled to the model rate as the CLI does.
     let rate = 44_100.0;
     for period in [535, 401, 300, 225, 178, 133, 100, 67] {
-        let truth = rate as f64 / (period as f64 + 0.5);
+        let truth = rate / (period as f64 + 0.5);
         let pluck = pluck(period, 22_050, period as u32);
         let audio = resample(&Audio::new(44_100, vec![pluck]), 16_000).unwrap();
         let spec = ModelSpec::default();

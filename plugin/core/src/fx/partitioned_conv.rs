@@ -184,7 +184,7 @@ impl PartitionedConvolver {
             }
             self.time += n as u64;
             i += n;
-            if self.time % HEAD as u64 == 0 {
+            if self.time.is_multiple_of(HEAD as u64) {
                 self.recent.copy_within(HEAD.., 0);
                 self.block_boundary();
             }
@@ -205,7 +205,7 @@ impl PartitionedConvolver {
         let now = self.time as usize;
         for level in &mut self.levels {
             let p = level.size;
-            if level.active == 0 || now % p != 0 {
+            if level.active == 0 || !now.is_multiple_of(p) {
                 continue;
             }
             // The last 2P inputs, oldest first.

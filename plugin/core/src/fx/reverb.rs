@@ -5,7 +5,7 @@
 //! ν        = uniform noise in [-1, 1) from seed S (crate::rng), split by brick-wall FFT
 //!            masks into bands b = 0..4 with edges 1, 2, 4, 8 kHz:  ν = Σ_b ν_b
 //! T_b      = decay_s · (1 − 0.9·damping)^(b/4)          (RT60 of band b, s)
-//! r[n]     = Σ_b ν_b[n] · 10^(−3 · n / (sr · T_b)),      n < ⌈1.2 · decay_s · sr⌉
+//! r[n]     = Σ_b ν_b[n] · 10^(−3 · n / (sr · T_b)),      n < ⌈decay_s · sr⌉
 //! h        = r / ‖r‖₂                                   (unit energy: the wet level is
 //!                                                        the input's level)
 //! y[n]     = x[n] + mix · (h ∗ x)[n]
@@ -26,8 +26,8 @@ use crate::rng::UniformNoise;
 
 /// Band edges of the damping split, Hz.
 pub const BAND_EDGES_HZ: [f32; 4] = [1000.0, 2000.0, 4000.0, 8000.0];
-/// Impulse-response length as a multiple of the decay time (the tail is cut at −72 dB).
-pub const LENGTH_PER_DECAY: f32 = 1.2;
+/// Impulse-response length as a multiple of the decay time (cut where it has fallen 60 dB).
+pub const LENGTH_PER_DECAY: f32 = 1.0;
 /// Samples of wet signal computed per inner step (bounded scratch for any block size).
 const CHUNK: usize = 256;
 

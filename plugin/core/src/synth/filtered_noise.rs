@@ -122,14 +122,15 @@ impl FilteredNoise {
     /// Filters `seg_len` fresh noise samples with the frame's IR and adds them to the
     /// overlap-add buffer starting at `offset` (the part before index 0 is dropped).
     fn add_frame(&mut self, frame: &SynthFrame, seg_len: usize, offset: isize) {
+        let silent = !frame.noise.iter().any(|&m| m.is_finite() && m > 0.0);
+        if silent {
+            // Draw the samples anyway so the stream stays in step with time.
+            self.noise.fill(&mut self.time[..seg_len]);
+            return;
+        }
         self.design_ir(&frame.noise);
-        let silent = self.ir.iter().all(|&x| x == 0.0);
-
         self.time.fill(0.0);
         self.noise.fill(&mut self.time[..seg_len]);
-        if silent {
-            return; // the noise samples were still drawn, so the stream stays in step
-        }
         self.conv_forward
             .process_with_scratch(&mut self.time, &mut self.spec_a, &mut self.scratch)
             .expect("buffer sizes fixed at construction");

@@ -25,7 +25,7 @@
 use super::{FrameClock, SynthFrame};
 use crate::ModelSpec;
 
-const LANES: usize = 8;
+const LANES: usize = 16;
 /// Width of the Nyquist fade, as a share of Nyquist.
 pub const NYQUIST_FADE: f32 = 0.05;
 
