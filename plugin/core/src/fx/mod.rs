@@ -101,18 +101,23 @@ impl FxChain {
         self.channels.len()
     }
 
-    /// Processes one block of channel `c` in place.
+    /// Processes one block of channel `c` in place (a channel the chain was not built
+    /// for passes through untouched).
     pub fn process_channel(&mut self, c: usize, buf: &mut [f32]) {
-        let ch = &mut self.channels[c];
-        ch.distortion.process(buf);
-        ch.delay.process(buf);
-        ch.reverb.process(buf);
+        if let Some(ch) = self.channels.get_mut(c) {
+            ch.distortion.process(buf);
+            ch.delay.process(buf);
+            ch.reverb.process(buf);
+        }
     }
 
-    /// Processes one block of every channel in place (`buffers.len()` ≤ channel count).
+    /// Processes one block of every channel in place; buffers beyond the chain's
+    /// channel count pass through untouched.
     pub fn process(&mut self, buffers: &mut [&mut [f32]]) {
-        for (c, buf) in buffers.iter_mut().enumerate() {
-            self.process_channel(c, buf);
+        for (ch, buf) in self.channels.iter_mut().zip(buffers.iter_mut()) {
+            ch.distortion.process(buf);
+            ch.delay.process(buf);
+            ch.reverb.process(buf);
         }
     }
 }

@@ -131,10 +131,7 @@ impl PartitionedConvolver {
                 let to = (from + p).min(ir.len());
                 level.time.fill(0.0);
                 level.time[..to - from].copy_from_slice(&ir[from..to]);
-                level
-                    .forward
-                    .process_with_scratch(&mut level.time, spectrum, &mut self.scratch)
-                    .expect("buffer sizes fixed at construction");
+                fft_ok(level.forward.process_with_scratch(&mut level.time, spectrum, &mut self.scratch));
                 let norm = 1.0 / (2 * p) as f32;
                 for c in spectrum.iter_mut() {
                     *c *= norm;
@@ -160,7 +157,9 @@ impl PartitionedConvolver {
 
     /// Convolves `input` with the impulse response into `output` (same length).
     pub fn process(&mut self, input: &[f32], output: &mut [f32]) {
-        assert_eq!(input.len(), output.len(), "convolver input and output lengths differ");
+        debug_assert_eq!(input.len(), output.len(), "convolver input and output lengths differ");
+        let len = input.len().min(output.len());
+        let (input, output) = (&input[..len], &mut output[..len]);
         let mut i = 0;
         while i < input.len() {
             let pos = (self.time % HEAD as u64) as usize;
@@ -215,23 +214,25 @@ impl PartitionedConvolver {
             let slots = level.fdl.len();
             level.fdl_head = (level.fdl_head + slots - 1) % slots;
             let newest = level.fdl_head;
-            level
-                .forward
-                .process_with_scratch(&mut level.time, &mut level.fdl[newest], &mut self.scratch)
-                .expect("buffer sizes fixed at construction");
+            fft_ok(level.forward.process_with_scratch(&mut level.time, &mut level.fdl[newest], &mut self.scratch));
             level.acc.fill(Complex32::default());
             for k in 0..level.active {
                 complex_mac(&mut level.acc, &level.fdl[(newest + k) % slots], &level.spectra[k]);
             }
             level.acc[0].im = 0.0;
             level.acc[p].im = 0.0;
-            level
-                .inverse
-                .process_with_scratch(&mut level.acc, &mut level.time, &mut self.scratch)
-                .expect("buffer sizes fixed at construction");
+            fft_ok(level.inverse.process_with_scratch(&mut level.acc, &mut level.time, &mut self.scratch));
             level.out.copy_from_slice(&level.time[p..]);
         }
     }
+}
+
+/// realfft fails only on buffer lengths, which are fixed at construction: no error can
+/// reach here, and the audio thread must not have a panic path, so a failure is only
+/// asserted in debug builds.
+#[inline]
+pub(crate) fn fft_ok(result: Result<(), realfft::FftError>) {
+    debug_assert!(result.is_ok(), "FFT buffer sizes are fixed at construction: {result:?}");
 }
 
 /// `y[t] = Σ_j window[t + j] · head[j]` over the reversed head (a sliding dot product).

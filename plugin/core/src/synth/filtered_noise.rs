@@ -23,6 +23,7 @@ use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::{FrameClock, SynthFrame};
+use crate::fx::partitioned_conv::fft_ok;
 use crate::rng::UniformNoise;
 use crate::ModelSpec;
 
@@ -131,14 +132,12 @@ impl FilteredNoise {
         self.design_ir(&frame.noise);
         self.time.fill(0.0);
         self.noise.fill(&mut self.time[..seg_len]);
-        self.conv_forward
-            .process_with_scratch(&mut self.time, &mut self.spec_a, &mut self.scratch)
-            .expect("buffer sizes fixed at construction");
+        fft_ok(self.conv_forward
+            .process_with_scratch(&mut self.time, &mut self.spec_a, &mut self.scratch));
         self.time.fill(0.0);
         self.time[..self.ir_len].copy_from_slice(&self.ir);
-        self.conv_forward
-            .process_with_scratch(&mut self.time, &mut self.spec_b, &mut self.scratch)
-            .expect("buffer sizes fixed at construction");
+        fft_ok(self.conv_forward
+            .process_with_scratch(&mut self.time, &mut self.spec_b, &mut self.scratch));
         let norm = 1.0 / self.conv_len as f32;
         for (a, b) in self.spec_a.iter_mut().zip(&self.spec_b) {
             *a = *a * *b * norm;
@@ -146,9 +145,8 @@ impl FilteredNoise {
         self.spec_a[0].im = 0.0;
         let last = self.spec_a.len() - 1;
         self.spec_a[last].im = 0.0;
-        self.conv_inverse
-            .process_with_scratch(&mut self.spec_a, &mut self.time, &mut self.scratch)
-            .expect("buffer sizes fixed at construction");
+        fft_ok(self.conv_inverse
+            .process_with_scratch(&mut self.spec_a, &mut self.time, &mut self.scratch));
         let used = seg_len + self.ir_len - 1;
         for (i, y) in self.time[..used].iter().enumerate() {
             let at = offset + i as isize;
@@ -174,9 +172,8 @@ impl FilteredNoise {
             };
             *h = Complex32::new(mag * self.gain / self.ir_len as f32, 0.0);
         }
-        self.ir_inverse
-            .process_with_scratch(&mut self.ir_spectrum, &mut self.time[..self.ir_len], &mut self.scratch)
-            .expect("buffer sizes fixed at construction");
+        fft_ok(self.ir_inverse
+            .process_with_scratch(&mut self.ir_spectrum, &mut self.time[..self.ir_len], &mut self.scratch));
         let half = self.ir_len / 2;
         for n in 0..self.ir_len {
             self.ir[n] = self.time[(n + half) % self.ir_len] * self.window[n];
