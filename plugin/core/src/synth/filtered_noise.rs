@@ -31,8 +31,9 @@ pub struct FilteredNoise {
     noise: UniformNoise,
     /// IR length `M` (even) at the host rate.
     ir_len: usize,
-    /// Frequency of FFT bin `k` (of `M`) expressed in band units `f / band_spacing`.
-    bin_band: Vec<f32>,
+    /// For FFT bin `k` (of `M`): the band below it and the fraction towards the next,
+    /// or `None` above the model's Nyquist.
+    bin_band: Vec<Option<(usize, f32)>>,
     gain: f32,
     conv_len: usize,
     ir_inverse: Arc<dyn ComplexToReal<f32>>,
@@ -56,9 +57,15 @@ impl FilteredNoise {
         let bands = spec.noise_bands;
         let band_spacing = spec.noise_max_hz() / (bands - 1) as f32;
         let bin_band = (0..=ir_len / 2)
-            .map(|k| k as f32 * sample_rate / ir_len as f32 / band_spacing)
+            .map(|k| {
+                let b = k as f32 * sample_rate / ir_len as f32 / band_spacing;
+                (b <= (bands - 1) as f32).then(|| {
+                    let i = (b.floor() as usize).min(bands - 2);
+                    (i, b - i as f32)
+                })
+            })
             .collect();
-        let conv_len = (clock.max_segment_len() + ir_len).next_power_of_two();
+        let conv_len = fast_fft_len(clock.max_segment_len() + ir_len);
         let mut planner = RealFftPlanner::<f32>::new();
         let ir_inverse = planner.plan_fft_inverse(ir_len);
         let conv_forward = planner.plan_fft_forward(conv_len);
@@ -148,35 +155,62 @@ impl FilteredNoise {
         fft_ok(self.conv_inverse
             .process_with_scratch(&mut self.spec_a, &mut self.time, &mut self.scratch));
         let used = seg_len + self.ir_len - 1;
-        for (i, y) in self.time[..used].iter().enumerate() {
-            let at = offset + i as isize;
-            if at >= 0 {
-                self.ola[at as usize] += *y;
-            }
+        let skip = (-offset).max(0) as usize;
+        let start = offset.max(0) as usize;
+        for (o, y) in self.ola[start..].iter_mut().zip(&self.time[skip..used]) {
+            *o += *y;
         }
     }
 
     /// Frequency sampling: magnitudes → windowed linear-phase IR in `self.ir`.
     fn design_ir(&mut self, bands: &[f32]) {
-        let last_band = (bands.len() - 1) as f32;
-        for (h, &b) in self.ir_spectrum.iter_mut().zip(&self.bin_band) {
-            let mag = if b > last_band {
-                0.0
-            } else {
-                let i = (b.floor() as usize).min(bands.len() - 2);
-                let t = b - i as f32;
-                let lo = bands[i];
-                let hi = bands[i + 1];
-                let m = lo + (hi - lo) * t;
-                if m.is_finite() && m > 0.0 { m } else { 0.0 }
+        let scale = self.gain / self.ir_len as f32;
+        for (h, at) in self.ir_spectrum.iter_mut().zip(&self.bin_band) {
+            let mag = match *at {
+                Some((i, t)) => {
+                    let m = bands[i] + (bands[i + 1] - bands[i]) * t;
+                    if m.is_finite() && m > 0.0 { m } else { 0.0 }
+                }
+                None => 0.0,
             };
-            *h = Complex32::new(mag * self.gain / self.ir_len as f32, 0.0);
+            *h = Complex32::new(mag * scale, 0.0);
         }
-        fft_ok(self.ir_inverse
-            .process_with_scratch(&mut self.ir_spectrum, &mut self.time[..self.ir_len], &mut self.scratch));
+        fft_ok(self.ir_inverse.process_with_scratch(&mut self.ir_spectrum, &mut self.time[..self.ir_len], &mut self.scratch));
+        // Rotate the zero-phase response by M/2 (centre it) and window it.
         let half = self.ir_len / 2;
-        for n in 0..self.ir_len {
-            self.ir[n] = self.time[(n + half) % self.ir_len] * self.window[n];
+        let (lo, hi) = self.time[..self.ir_len].split_at(half);
+        for ((h, w), v) in self.ir.iter_mut().zip(&self.window).zip(hi.iter().chain(lo)) {
+            *h = v * w;
         }
+    }
+}
+
+/// The smallest even `2^a·3^b ≥ n`: rustfft is as quick on these as on powers of two,
+/// and at 48 kHz one frame's convolution needs 576 points instead of 1024.
+fn fast_fft_len(n: usize) -> usize {
+    let mut best = n.next_power_of_two().max(2);
+    let mut three = 1;
+    while three < best {
+        let mut len = three * 2;
+        while len < n {
+            len *= 2;
+        }
+        best = best.min(len);
+        three *= 3;
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fast_fft_len;
+
+    #[test]
+    fn fast_fft_len_is_the_smallest_even_2_3_smooth_size() {
+        assert_eq!(fast_fft_len(576), 576);
+        assert_eq!(fast_fft_len(575), 576);
+        assert_eq!(fast_fft_len(577), 648);
+        assert_eq!(fast_fft_len(1000), 1024);
+        assert_eq!(fast_fft_len(129), 144);
     }
 }

@@ -147,9 +147,11 @@ impl HarmonicBank {
         let u0 = clock.position(j, n0);
         let segment_start = n0 == clock.boundary(j);
         let len = out.len();
-        for (m, w) in self.weights[..len].iter_mut().enumerate() {
-            let u = (u0 + m as f64 * du) as f32;
-            *w = 0.5 - 0.5 * (std::f32::consts::PI * u).cos();
+        if self.voices.iter().any(|v| !v.is_silent()) {
+            for (m, w) in self.weights[..len].iter_mut().enumerate() {
+                let u = (u0 + m as f64 * du) as f32;
+                *w = 0.5 - 0.5 * (std::f32::consts::PI * u).cos();
+            }
         }
 
         for v in &mut self.voices {
@@ -157,13 +159,14 @@ impl HarmonicBank {
             // f(n0 + m) = f_start + m·δ
             let f_start = v.f0_from as f64 + df * u0;
             let delta = df * du;
-            if segment_start {
-                v.r = cis(f_start / sr);
-                v.d = cis(delta / sr);
-                v.z = cis(v.phase + f_start / sr);
-            }
-            let silent = v.is_silent();
-            if !silent {
+            // A voice is silent for whole segments (its amplitudes change only at segment
+            // starts), so a sounding voice always meets a segment start first.
+            if !v.is_silent() {
+                if segment_start {
+                    v.r = cis(f_start / sr);
+                    v.d = cis(delta / sr);
+                    v.z = cis(v.phase + f_start / sr);
+                }
                 let (f_lo, f_hi) = (v.f0_from.min(v.f0_to), v.f0_from.max(v.f0_to));
                 // Harmonics fully below the fade need no gain; those wholly above Nyquist are skipped.
                 let k_plain = if f_hi > 0.0 { ((fade_start / f_hi).ceil() as usize).saturating_sub(1) } else { self.harmonics };
@@ -193,11 +196,6 @@ impl HarmonicBank {
                 }
             }
             v.phase = advance(v.phase, f_start, delta, len, sr);
-            if silent {
-                // Keep the phasors in step with the exact phase for the rest of the segment.
-                v.r = cis((f_start + len as f64 * delta) / sr);
-                v.z = cis(v.phase + (f_start + len as f64 * delta) / sr);
-            }
         }
     }
 }
