@@ -38,8 +38,6 @@ struct Level {
     inverse: Arc<dyn ComplexToReal<f32>>,
     time: Vec<f32>,
     acc: Vec<Complex32>,
-    /// Outputs for the current block of `size` samples.
-    out: Vec<f32>,
 }
 
 pub struct PartitionedConvolver {
@@ -50,6 +48,8 @@ pub struct PartitionedConvolver {
     recent: Vec<f32>,
     /// Circular input history, long enough for the biggest level's `2P` window.
     history: Vec<f32>,
+    /// Circular sum of the levels' outputs still to be played, same length as `history`.
+    pending: Vec<f32>,
     history_mask: usize,
     levels: Vec<Level>,
     scratch: Vec<Complex32>,
@@ -80,7 +80,6 @@ impl PartitionedConvolver {
                 inverse,
                 time: vec![0.0; 2 * size],
                 acc: vec![Complex32::default(); size + 1],
-                out: vec![0.0; size],
             });
             start = end;
             size *= 4;
@@ -98,6 +97,7 @@ impl PartitionedConvolver {
             head_len: 0,
             recent: vec![0.0; 2 * HEAD],
             history: vec![0.0; history_len],
+            pending: vec![0.0; history_len],
             history_mask: history_len - 1,
             levels,
             scratch: vec![Complex32::default(); scratch_len],
@@ -146,11 +146,11 @@ impl PartitionedConvolver {
     pub fn reset(&mut self) {
         self.recent.fill(0.0);
         self.history.fill(0.0);
+        self.pending.fill(0.0);
         for level in &mut self.levels {
             for s in &mut level.fdl {
                 s.fill(Complex32::default());
             }
-            level.out.fill(0.0);
         }
         self.time = 0;
     }
@@ -167,19 +167,13 @@ impl PartitionedConvolver {
             let x = &input[i..i + n];
             let y = &mut output[i..i + n];
             self.recent[HEAD + pos..HEAD + pos + n].copy_from_slice(x);
-            for (t, &v) in x.iter().enumerate() {
-                let at = (self.time as usize + t) & self.history_mask;
-                self.history[at] = v;
-            }
+            // HEAD divides the ring length, so a chunk never wraps.
+            let at = self.time as usize & self.history_mask;
+            self.history[at..at + n].copy_from_slice(x);
             self.direct(pos, y);
-            for level in &self.levels {
-                if level.active == 0 {
-                    continue;
-                }
-                let at = (self.time % level.size as u64) as usize;
-                for (o, v) in y.iter_mut().zip(&level.out[at..at + n]) {
-                    *o += *v;
-                }
+            for (o, p) in y.iter_mut().zip(&mut self.pending[at..at + n]) {
+                *o += *p;
+                *p = 0.0;
             }
             self.time += n as u64;
             i += n;
@@ -222,7 +216,11 @@ impl PartitionedConvolver {
             level.acc[0].im = 0.0;
             level.acc[p].im = 0.0;
             fft_ok(level.inverse.process_with_scratch(&mut level.acc, &mut level.time, &mut self.scratch));
-            level.out.copy_from_slice(&level.time[p..]);
+            // Outputs for [now, now + P): P divides the ring length, so no wrap either.
+            let at = now & self.history_mask;
+            for (o, v) in self.pending[at..at + p].iter_mut().zip(&level.time[p..]) {
+                *o += *v;
+            }
         }
     }
 }
