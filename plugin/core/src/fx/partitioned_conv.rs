@@ -11,8 +11,8 @@
 //!   delay line and `Σ_k X_{t−kP} · H_k` gives outputs `[t, t + P)` — in time, because
 //!   each level's first partition starts `P` samples into the response.
 //!
-//! The cost per sample grows with `log(len)` instead of `len`; a 2 s response at 48 kHz
-//! is about 250× real time on one core (see the README's table). Big levels do their
+//! The cost per sample grows with `log(len)` instead of `len`: one channel of a 2 s
+//! response at 48 kHz runs ≈ 390× real time on one core (README). Big levels do their
 //! FFT in the block where their partition completes, so that block costs more than the
 //! average.
 

@@ -20,7 +20,8 @@
 //! Implementation: `Φ` is kept in f64 cycles; inside a block `e^{i2πΦ}` advances by a
 //! chirped rotation (exact for linear `f`), and `e^{i2πkΦ}` comes from `e^{i2π(k−1)Φ}` by
 //! one complex multiply — unit-modulus, so the error grows only linearly in `k`.
-//! Samples are processed in lanes of 8 so the harmonic loop vectorises.
+//! Samples are processed in lanes of 16 so the harmonic loop vectorises (and keeps two
+//! independent AVX chains in flight).
 
 use super::{FrameClock, SynthFrame};
 use crate::ModelSpec;
@@ -200,7 +201,7 @@ impl HarmonicBank {
     }
 }
 
-/// Eight consecutive samples of one voice: fundamental phasor and frequency.
+/// `LANES` consecutive samples of one voice: fundamental phasor and frequency.
 #[derive(Default)]
 struct Lanes {
     zr: [f32; LANES],
