@@ -52,6 +52,14 @@ struct ChannelChain {
     reverb: Reverb,
 }
 
+impl ChannelChain {
+    fn process(&mut self, buf: &mut [f32]) {
+        self.distortion.process(buf);
+        self.delay.process(buf);
+        self.reverb.process(buf);
+    }
+}
+
 /// The FX chain for `channels` channels (each its own state; the reverb's impulse
 /// response is seeded per channel, so stereo comes out decorrelated).
 pub struct FxChain {
@@ -105,9 +113,7 @@ impl FxChain {
     /// for passes through untouched).
     pub fn process_channel(&mut self, c: usize, buf: &mut [f32]) {
         if let Some(ch) = self.channels.get_mut(c) {
-            ch.distortion.process(buf);
-            ch.delay.process(buf);
-            ch.reverb.process(buf);
+            ch.process(buf);
         }
     }
 
@@ -115,9 +121,7 @@ impl FxChain {
     /// channel count pass through untouched.
     pub fn process(&mut self, buffers: &mut [&mut [f32]]) {
         for (ch, buf) in self.channels.iter_mut().zip(buffers.iter_mut()) {
-            ch.distortion.process(buf);
-            ch.delay.process(buf);
-            ch.reverb.process(buf);
+            ch.process(buf);
         }
     }
 }

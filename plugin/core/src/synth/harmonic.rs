@@ -38,6 +38,8 @@ struct Voice {
     /// Per-harmonic amplitudes `A·c_k` at the two frames. `[K]`
     amp_from: Vec<f32>,
     amp_to: Vec<f32>,
+    /// Both frames' amplitudes are all zero (set whenever they change).
+    silent: bool,
     /// Fundamental phase after the last rendered sample, cycles in [0, 1) — exact; the
     /// phasors below are re-anchored to it at every segment start.
     phase: f64,
@@ -54,6 +56,7 @@ impl Voice {
             f0_to: 0.0,
             amp_from: vec![0.0; harmonics],
             amp_to: vec![0.0; harmonics],
+            silent: true,
             phase: 0.0,
             z: (1.0, 0.0),
             r: (1.0, 0.0),
@@ -61,8 +64,8 @@ impl Voice {
         }
     }
 
-    fn is_silent(&self) -> bool {
-        self.amp_from.iter().chain(&self.amp_to).all(|&a| a == 0.0)
+    fn update_silence(&mut self) {
+        self.silent = self.amp_from.iter().chain(&self.amp_to).all(|&a| a == 0.0);
     }
 }
 
@@ -117,6 +120,7 @@ impl HarmonicBank {
             std::mem::swap(&mut v.amp_from, &mut v.amp_to);
             v.f0_from = v.f0_to;
             Self::load(v, frame, s, self.harmonics);
+            v.update_silence();
         }
     }
 
@@ -126,6 +130,7 @@ impl HarmonicBank {
             Self::load(v, frame, s, self.harmonics);
             v.f0_from = v.f0_to;
             v.amp_from.copy_from_slice(&v.amp_to);
+            v.update_silence();
         }
     }
 
@@ -148,7 +153,7 @@ impl HarmonicBank {
         let u0 = clock.position(j, n0);
         let segment_start = n0 == clock.boundary(j);
         let len = out.len();
-        if self.voices.iter().any(|v| !v.is_silent()) {
+        if self.voices.iter().any(|v| !v.silent) {
             for (m, w) in self.weights[..len].iter_mut().enumerate() {
                 let u = (u0 + m as f64 * du) as f32;
                 *w = 0.5 - 0.5 * (std::f32::consts::PI * u).cos();
@@ -162,7 +167,7 @@ impl HarmonicBank {
             let delta = df * du;
             // A voice is silent for whole segments (its amplitudes change only at segment
             // starts), so a sounding voice always meets a segment start first.
-            if !v.is_silent() {
+            if !v.silent {
                 if segment_start {
                     v.r = cis(f_start / sr);
                     v.d = cis(delta / sr);
