@@ -1,9 +1,12 @@
-//! GDDSP training, in pure Rust with burn: the corpus generator and loaders, the
-//! differentiable twins of the core's DSP blocks, the two-stage (clean + wet) training
-//! loop, evaluation and ONNX export.
+//! GDDSP training, in pure Rust: the corpus generator and loaders (`data`), plots, and —
+//! as the training issues land — the differentiable twins of the core's DSP blocks, the
+//! two-stage (clean + wet) training loop, evaluation and ONNX export.
 //!
-//! This crate is the skeleton the training issues fill in. It already depends on
-//! `gddsp-core`, whose module docs hold the formulas the twins must implement and whose
-//! knob table and model spec the model's outputs are generated from.
+//! The formulas the twins implement live in `gddsp-core`'s module docs; the knob table
+//! and model spec the model's outputs are generated from live there too.
+
+pub mod cli;
+pub mod data;
+pub mod plot;
 
 pub use gddsp_core::{ModelSpec, KNOBS};

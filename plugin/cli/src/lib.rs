@@ -39,6 +39,10 @@ enum Command {
         /// Append this many seconds so delay and reverb tails ring out.
         #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
         tail: f64,
+        /// Sum all channels into one before the chain (a hexaphonic clean recording's
+        /// mix, as the training corpus makes its wet side); the output is mono.
+        #[arg(long)]
+        mix: bool,
     },
     /// Write per-channel f0, confidence and A-weighted loudness at the model frame rate.
     Features {
@@ -83,7 +87,7 @@ where
     let cli = Cli::try_parse_from(args).map_err(CliError::Usage)?;
     match cli.command {
         Command::Knobs => print_json(out, &knobs::table_json())?,
-        Command::Fx { input, output, knobs, tail } => fx(&input, &output, &knobs, tail)?,
+        Command::Fx { input, output, knobs, tail, mix } => fx(&input, &output, &knobs, tail, mix)?,
         Command::Features { input, out: path } => features(&input, &path)?,
         Command::Bench { json, seconds } => {
             if !(seconds.is_finite() && (0.5..=600.0).contains(&seconds)) {
@@ -118,7 +122,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn fx(input: &Path, output: &Path, knob_file: &Path, tail: f64) -> anyhow::Result<()> {
+fn fx(input: &Path, output: &Path, knob_file: &Path, tail: f64, mix: bool) -> anyhow::Result<()> {
     if !(tail.is_finite() && (0.0..=60.0).contains(&tail)) {
         bail!("--tail must be between 0 and 60 seconds, not {tail}");
     }
@@ -128,16 +132,14 @@ fn fx(input: &Path, output: &Path, knob_file: &Path, tail: f64) -> anyhow::Resul
     }
     let knobs = read_knobs(knob_file)?;
     let mut audio = audio_io::load(input)?;
+    if mix {
+        audio = Audio::new(audio.sample_rate, vec![audio.mix_down()]);
+    }
     let extra = (tail * audio.sample_rate as f64).round() as usize;
     for ch in &mut audio.channels {
         ch.resize(ch.len() + extra, 0.0);
     }
-    let mut chain = FxChain::new(audio.sample_rate as f32, audio.channels.len(), &knobs);
-    for (c, ch) in audio.channels.iter_mut().enumerate() {
-        for block in ch.chunks_mut(4096) {
-            chain.process_channel(c, block);
-        }
-    }
+    FxChain::render_offline(audio.sample_rate as f32, &knobs, &mut audio.channels);
     audio_io::write_wav(output, &audio)?;
     Ok(())
 }

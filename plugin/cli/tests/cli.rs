@@ -93,6 +93,29 @@ fn fx_keeps_length_rate_and_channels_and_puts_the_echo_on_time() {
 }
 
 #[test]
+fn fx_mix_sums_a_hex_recording_to_one_channel_before_the_chain() {
+    let d = dir("fx-mix");
+    let input = d.join("hex.wav");
+    let mut strings = vec![vec![0.0f32; 16_000]; 6];
+    for (s, ch) in strings.iter_mut().enumerate() {
+        ch[200 + s] = 0.1 * (s + 1) as f32;
+    }
+    write_wav(&input, 16_000, &strings);
+    let knobs = d.join("k.json");
+    std::fs::write(&knobs, r#"{"delay.mix": 0.5, "delay.time_ms": 50.0, "delay.feedback": 0.0}"#).unwrap();
+    let output = d.join("out.wav");
+    let out = gddsp(&["fx", input.to_str().unwrap(), output.to_str().unwrap(), "--knobs", knobs.to_str().unwrap(), "--mix"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (spec, ch) = read_wav(&output);
+    assert_eq!((spec.channels, ch[0].len()), (1, 16_000));
+    // Each string's click, dry and then at half level 800 samples (50 ms) later.
+    for s in 0..6 {
+        let want = 0.1 * (s + 1) as f32;
+        assert!((ch[0][200 + s] - want).abs() < 1e-6 && (ch[0][1000 + s] - 0.5 * want).abs() < 1e-6, "string {s}");
+    }
+}
+
+#[test]
 fn features_writes_f0_confidence_and_loudness_per_channel() {
     let d = dir("features");
     let input = d.join("in.wav");

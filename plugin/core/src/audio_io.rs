@@ -47,6 +47,18 @@ impl Audio {
         self.len() as f64 / self.sample_rate as f64
     }
 
+    /// The sum of all channels: what one pickup under all six strings hears, the clean
+    /// mix of a hexaphonic recording (the corpus' wet side is the FX chain over this).
+    pub fn mix_down(&self) -> Vec<f32> {
+        let mut mix = vec![0f32; self.len()];
+        for c in &self.channels {
+            for (m, x) in mix.iter_mut().zip(c) {
+                *m += x;
+            }
+        }
+        mix
+    }
+
     /// The mean of all channels.
     pub fn mono(&self) -> Vec<f32> {
         let scale = 1.0 / self.channels.len().max(1) as f32;

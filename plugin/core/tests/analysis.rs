@@ -135,3 +135,26 @@ fn mfcc_c0_tracks_level_and_the_envelope_finds_the_tone() {
         assert!(peak.abs_diff(expect_band) <= 4, "{hz} Hz peaks at band {peak}, expected ≈{expect_band}");
     }
 }
+
+#[test]
+fn a_string_range_tracker_ignores_what_lies_below_its_string() {
+    use gddsp_core::analysis::pitch::string_range;
+    // Ranges: 3 semitones under each standard open string to a bend at the 24th fret.
+    let (lo, hi) = string_range(0);
+    assert!((lo - 69.30).abs() < 0.01 && (hi - 369.99).abs() < 0.01, "{lo} {hi}");
+    let (lo, hi) = string_range(5);
+    assert!((lo - 277.18).abs() < 0.01 && (hi - 1479.98).abs() < 0.01, "{lo} {hi}");
+    // A B-string note (246.9 Hz) with bleed an octave below: the whole-guitar tracker
+    // hears the 123.5 Hz period of the sum, the B string's own tracker hears its note.
+    let rate = 16_000.0;
+    let len = 8000;
+    let b3 = midi_hz(59.0);
+    let signal: Vec<f32> = tone(rate, b3, len).iter().zip(sine(rate, b3 / 2.0, 0.2, len)).map(|(a, b)| a + b).collect();
+    let whole = Yin::new(rate).track(&signal, 64).0;
+    let (lo, hi) = string_range(4);
+    let string = Yin::with_range(rate, lo, hi).track(&signal, 64).0;
+    let whole_err = median(whole[10..110].iter().map(|&f| cents(f as f64, b3 as f64).abs()).collect());
+    let string_err = median(string[10..110].iter().map(|&f| cents(f as f64, b3 as f64).abs()).collect());
+    assert!(whole_err > 1100.0, "whole-range tracker: {whole_err:.1} cents");
+    assert!(string_err < 5.0, "string-range tracker: {string_err:.1} cents");
+}

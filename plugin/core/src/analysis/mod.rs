@@ -39,7 +39,18 @@ pub struct ChannelFeatures {
 
 /// f0, confidence and loudness of one channel at the model rate.
 pub fn channel_features(signal: &[f32], spec: &ModelSpec) -> ChannelFeatures {
-    let (f0_hz, confidence) = Yin::new(spec.sample_rate as f32).track(signal, spec.hop);
+    features_with(Yin::new(spec.sample_rate as f32), signal, spec)
+}
+
+/// f0, confidence and loudness of string `string` (0 = low E) of a hexaphonic
+/// recording, with the pitch search held to that string's range ([`pitch::string_range`]).
+pub fn string_features(signal: &[f32], spec: &ModelSpec, string: usize) -> ChannelFeatures {
+    let (f_min, f_max) = pitch::string_range(string);
+    features_with(Yin::with_range(spec.sample_rate as f32, f_min, f_max), signal, spec)
+}
+
+fn features_with(yin: Yin, signal: &[f32], spec: &ModelSpec) -> ChannelFeatures {
+    let (f0_hz, confidence) = yin.track(signal, spec.hop);
     let loudness_db = Loudness::new(spec.sample_rate as f32).track(signal, spec.hop);
     ChannelFeatures { f0_hz, confidence, loudness_db }
 }

@@ -35,10 +35,29 @@ pub struct Yin {
     inverse: Arc<dyn ComplexToReal<f32>>,
 }
 
+/// MIDI notes of the open strings in standard tuning, low E first.
+pub const STANDARD_OPEN_MIDI: [u8; 6] = [40, 45, 50, 55, 59, 64];
+
+/// The f0 range one string of a hexaphonic pickup can sound, Hz: from three semitones
+/// below its standard open note (drop and E♭ tunings, bends released down) to a bend of
+/// two semitones at the 24th fret, within [`F_MIN`, `F_MAX`].
+pub fn string_range(string: usize) -> (f32, f32) {
+    let open = STANDARD_OPEN_MIDI[string.min(5)] as f32;
+    let hz = |m: f32| 440.0 * ((m - 69.0) / 12.0).exp2();
+    (hz(open - 3.0).max(F_MIN), hz(open + 26.0).min(F_MAX))
+}
+
 impl Yin {
+    /// A tracker over the whole guitar range, [`F_MIN`]–[`F_MAX`].
     pub fn new(sample_rate: f32) -> Self {
-        let tau_min = ((sample_rate / F_MAX).floor() as usize).max(2);
-        let tau_max = (sample_rate / F_MIN).ceil() as usize;
+        Yin::with_range(sample_rate, F_MIN, F_MAX)
+    }
+
+    /// A tracker that looks for f0 only in `[f_min, f_max]` Hz: on one string of a
+    /// hexaphonic pickup, a narrower range removes most octave errors.
+    pub fn with_range(sample_rate: f32, f_min: f32, f_max: f32) -> Self {
+        let tau_min = ((sample_rate / f_max).floor() as usize).max(2);
+        let tau_max = (sample_rate / f_min).ceil() as usize;
         let frame_len = WINDOW + tau_max + 1;
         let fft_len = (frame_len + WINDOW).next_power_of_two();
         let mut planner = RealFftPlanner::<f32>::new();

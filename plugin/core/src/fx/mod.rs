@@ -67,6 +67,9 @@ pub struct FxChain {
     knobs: Knobs,
 }
 
+/// Block size of [`FxChain::render_offline`].
+pub const OFFLINE_BLOCK: usize = 4096;
+
 /// Seed of channel 0's reverb impulse response; channel `c` uses `REVERB_SEED + c`.
 pub const REVERB_SEED: u64 = 0x6464_7370;
 
@@ -114,6 +117,18 @@ impl FxChain {
     pub fn process_channel(&mut self, c: usize, buf: &mut [f32]) {
         if let Some(ch) = self.channels.get_mut(c) {
             ch.process(buf);
+        }
+    }
+
+    /// Runs a fresh chain over whole signals in place, one block of [`OFFLINE_BLOCK`]
+    /// samples at a time (the chain is block-size invariant; this is the offline path
+    /// shared by `gddsp fx` and the training corpus, so both give identical samples).
+    pub fn render_offline(sample_rate: f32, knobs: &Knobs, channels: &mut [Vec<f32>]) {
+        let mut chain = FxChain::new(sample_rate, channels.len(), knobs);
+        for (c, ch) in channels.iter_mut().enumerate() {
+            for block in ch.chunks_mut(OFFLINE_BLOCK) {
+                chain.process_channel(c, block);
+            }
         }
     }
 

@@ -1,0 +1,177 @@
+//! The `gddsp-train` command line: corpus generation, corpus checks, plots. `main.rs`
+//! only maps the result to an exit code.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use gddsp_core::audio_io;
+
+use crate::data::check::{self, AGREE_CENTS};
+use crate::data::corpus::{self, CorpusConfig};
+use crate::data::guitarset::load_guitarset;
+use crate::data::LoadOptions;
+use crate::plot::{self, Panel};
+
+#[derive(Debug, Parser)]
+#[command(name = "gddsp-train", version, about = "Train GDDSP: make data, train, evaluate, export (pure Rust).")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a hexaphonic clean/wet corpus from sampled guitars (or plucked strings).
+    Data {
+        /// Output folder (must not hold a corpus yet).
+        #[arg(long)]
+        out: PathBuf,
+        /// Hours of audio to generate.
+        #[arg(long)]
+        hours: f64,
+        /// Seed: the same seed gives the same corpus bit for bit.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// SoundFont to render with [default: /usr/share/sounds/sf2/FluidR3_GM.sf2 if present].
+        #[arg(long, value_name = "PATH")]
+        soundfont: Option<PathBuf>,
+        /// Use the dependency-free plucked-string model even if a SoundFont is present.
+        #[arg(long, conflicts_with = "soundfont")]
+        pluck: bool,
+        /// Sample rate of the corpus, Hz.
+        #[arg(long, value_name = "HZ", default_value_t = 16_000)]
+        rate: u32,
+        /// Seconds per clip.
+        #[arg(long, default_value_t = 8.0)]
+        clip_seconds: f64,
+        /// Worker threads [default: all cores].
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Load a corpus the way training does and measure it: wet vs FX(clean mix), and
+    /// per-string pitch tracking vs the note truth.
+    Check {
+        /// A corpus folder (manifest.json + splits), a folder of NAME_clean.wav/NAME_wet.wav
+        /// pairs, or with --guitarset a GuitarSet folder.
+        dir: PathBuf,
+        /// Read GuitarSet's own layout (audio_hex-pickup_debleeded/ + annotation/).
+        #[arg(long)]
+        guitarset: bool,
+        /// Skip bad files with a warning instead of stopping at the first.
+        #[arg(long)]
+        skip_bad: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw stacked spectrograms of audio files into a PNG (multi-channel files are summed).
+    Spectrogram {
+        /// Audio files, drawn top to bottom.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// PNG to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Why a run ended without doing its job.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad command line, or `--help` / `--version` (clap prints these).
+    Usage(clap::Error),
+    /// The command failed; the message names what went wrong.
+    Failed(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError::Failed(e.into())
+    }
+}
+
+/// Parses `args` (program name first) and runs the command; results go to `out`,
+/// progress and notices to stderr.
+pub fn run<I, T>(args: I, out: &mut dyn Write) -> Result<(), CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(CliError::Usage)?;
+    match cli.command {
+        Command::Data { out: dir, hours, seed, soundfont, pluck, rate, clip_seconds, threads } => {
+            let mut cfg = CorpusConfig::new(dir, hours, seed);
+            cfg.soundfont = soundfont;
+            cfg.pluck = pluck;
+            cfg.sample_rate = rate;
+            cfg.clip_seconds = clip_seconds;
+            cfg.threads = threads.unwrap_or(cfg.threads);
+            cfg.progress = true;
+            let started = Instant::now();
+            let m = corpus::generate(&cfg, &mut |line| eprintln!("{line}"))?;
+            let elapsed = started.elapsed().as_secs_f64();
+            writeln!(out, "wrote {} clips, {:.2} h of paired audio to {} in {:.1} s ({:.0}× real time)", m.clips.len(), m.seconds / 3600.0, cfg.out.display(), elapsed, m.seconds / elapsed)
+                .context("writing to stdout")?;
+            for (name, s) in &m.splits {
+                let guitars: Vec<&str> = s.guitars.iter().map(String::as_str).collect();
+                writeln!(out, "  {name:5} {:4} clips {:7.1} s  guitars {}", s.clips, s.seconds, guitars.join(", ")).context("writing to stdout")?;
+            }
+        }
+        Command::Check { dir, guitarset, skip_bad, json } => {
+            let report = if guitarset {
+                let opts = LoadOptions { sample_rate: None, skip_bad, progress: true };
+                let loaded = load_guitarset(&dir, &opts)?;
+                let spec = gddsp_core::ModelSpec::default();
+                let mut r = check::CheckReport { clips: loaded.examples.len(), seconds: loaded.seconds(), ..Default::default() };
+                r.skipped = loaded.skipped.iter().map(|e| e.to_string()).collect();
+                r.notices = loaded.notices;
+                for ex in &loaded.examples {
+                    if let Some(truth) = &ex.notes {
+                        r.pitch.entry("guitarset".into()).or_default().add(&check::pitch_agreement(truth, &ex.features, &spec));
+                    }
+                }
+                r
+            } else {
+                check::check(&dir, skip_bad, true)?
+            };
+            for s in &report.skipped {
+                eprintln!("warning: skipped {s}");
+            }
+            for n in &report.notices {
+                eprintln!("note: {n}");
+            }
+            if json {
+                let text = serde_json::to_string_pretty(&report).context("serialising the report")?;
+                writeln!(out, "{text}").context("writing to stdout")?;
+            } else {
+                writeln!(out, "{} clips, {:.1} s; {} skipped; max |wet − fx(clean mix)| = {:.2e}", report.clips, report.seconds, report.skipped.len(), report.max_wet_error)
+                    .context("writing to stdout")?;
+                writeln!(out, "per-string f0 within {AGREE_CENTS} cents of the note truth:").context("writing to stdout")?;
+                for (guitar, p) in &report.pitch {
+                    writeln!(out, "  {guitar:14} voiced frames {:6.2} % of {:7}   single-note windows {:6.2} % of {:7}", 100.0 * p.voiced_rate(), p.voiced_frames, 100.0 * p.single_note_rate(), p.single_note_frames)
+                        .context("writing to stdout")?;
+                }
+            }
+        }
+        Command::Spectrogram { inputs, out: png } => {
+            let audio: Vec<_> = inputs.iter().map(|p| audio_io::load(p)).collect::<Result<_, _>>()?;
+            let panels: Vec<Panel> = inputs
+                .iter()
+                .zip(&audio)
+                .map(|(p, a)| {
+                    let name = p.file_name().map_or_else(|| p.display().to_string(), |f| f.to_string_lossy().into_owned());
+                    let summed = if a.channels.len() > 1 { format!(" ({} channels summed)", a.channels.len()) } else { String::new() };
+                    Panel { title: format!("{name}{summed}"), audio: a }
+                })
+                .collect();
+            plot::spectrograms_png(&png, &panels).map_err(|e| anyhow::anyhow!("{}: cannot draw the plot: {e}", png.display()))?;
+            writeln!(out, "wrote {}", png.display()).context("writing to stdout")?;
+        }
+    }
+    Ok(())
+}

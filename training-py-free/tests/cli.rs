@@ -1,0 +1,68 @@
+//! `gddsp-train` as a user runs it: data → check → spectrogram, and usage errors.
+
+use std::path::PathBuf;
+
+use gddsp_train::cli::{run, CliError};
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gddsp-train-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let mut out = Vec::new();
+    match run(std::iter::once("gddsp-train").chain(args.iter().copied()), &mut out) {
+        Ok(()) => String::from_utf8(out).unwrap(),
+        Err(CliError::Usage(e)) => panic!("usage: {e}"),
+        Err(CliError::Failed(e)) => panic!("failed: {e:#}"),
+    }
+}
+
+fn run_err(args: &[&str]) -> String {
+    match run(std::iter::once("gddsp-train").chain(args.iter().copied()), &mut Vec::new()) {
+        Ok(()) => panic!("{args:?} succeeded"),
+        Err(CliError::Usage(e)) => e.to_string(),
+        Err(CliError::Failed(e)) => format!("{e:#}"),
+    }
+}
+
+#[test]
+fn data_then_check_then_spectrogram() {
+    let dir = tmp("flow");
+    let d = dir.to_str().unwrap();
+    let said = run_ok(&["data", "--out", d, "--hours", "0.005", "--seed", "2", "--pluck", "--clip-seconds", "3"]);
+    assert!(said.contains("wrote 6 clips"), "{said}");
+    let report: serde_json::Value = serde_json::from_str(&run_ok(&["check", d, "--json"])).unwrap();
+    assert_eq!(report["clips"], 6);
+    assert_eq!(report["max_wet_error"], 0.0);
+    assert!(report["pitch"].as_object().unwrap().keys().all(|k| k.starts_with("pluck:")));
+
+    let clean = dir.join("valid/g00001_c0_clean.wav");
+    let wet = dir.join("valid/g00001_c0_wet.wav");
+    let png = dir.join("pair.png");
+    run_ok(&["spectrogram", clean.to_str().unwrap(), wet.to_str().unwrap(), "--out", png.to_str().unwrap()]);
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    assert_eq!((be(16), be(20)), (1200, 640), "two stacked panels");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_requests_say_what_is_wrong() {
+    let dir = tmp("bad");
+    let d = dir.to_str().unwrap();
+    assert!(run_err(&["data", "--out", d, "--hours", "0", "--pluck"]).contains("--hours"));
+    assert!(run_err(&["data", "--out", d, "--hours", "0.01", "--rate", "8000", "--pluck"]).contains("--rate"));
+    let missing = run_err(&["data", "--out", d, "--hours", "0.01", "--soundfont", "/nonexistent/x.sf2"]);
+    assert!(missing.contains("/nonexistent/x.sf2"), "{missing}");
+    let not_sf2 = dir.join("not.sf2");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&not_sf2, b"RIFF....junk").unwrap();
+    let corrupt = run_err(&["data", "--out", dir.join("c").to_str().unwrap(), "--hours", "0.01", "--soundfont", not_sf2.to_str().unwrap()]);
+    assert!(corrupt.contains("not.sf2") && corrupt.contains("SoundFont"), "{corrupt}");
+    assert!(run_err(&["check", dir.join("nowhere").to_str().unwrap()]).contains("nowhere"));
+    assert!(run_err(&["spectrogram", "--out", "x.png"]).contains("required"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
