@@ -15,6 +15,7 @@ use crate::data::check::{self, AGREE_CENTS};
 use crate::data::corpus::{self, CorpusConfig};
 use crate::data::guitarset::load_guitarset;
 use crate::data::LoadOptions;
+use crate::ddsp::parity::{self, SAMPLE_BOUND, SPECTRAL_BOUND};
 use crate::plot::{self, Panel};
 
 #[derive(Debug, Parser)]
@@ -68,6 +69,18 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Render random controls and knobs through the real-time core and through the
+    /// differentiable twins; print each block's spectral and sample error.
+    Parity {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Seconds of audio per block.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
     },
     /// Draw stacked spectrograms of audio files into a PNG (multi-channel files are summed).
     Spectrogram {
@@ -156,6 +169,26 @@ where
                     writeln!(out, "  {guitar:14} voiced frames {:6.2} % of {:7}   single-note windows {:6.2} % of {:7}", 100.0 * p.voiced_rate(), p.voiced_frames, 100.0 * p.single_note_rate(), p.single_note_frames)
                         .context("writing to stdout")?;
                 }
+            }
+        }
+        Command::Parity { json, seed, seconds } => {
+            if !(seconds.is_finite() && (0.1..=30.0).contains(&seconds)) {
+                return Err(anyhow::anyhow!("--seconds must be between 0.1 and 30, not {seconds}").into());
+            }
+            let report = parity::run(seed, seconds);
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report).context("serialising the report")?).context("writing to stdout")?;
+            } else {
+                writeln!(out, "{:.2} s at {} Hz, seed {}; bounds: spectral ≤ {SPECTRAL_BOUND}, sample ≤ {SAMPLE_BOUND:.0e} where exact", report.seconds, report.sample_rate, report.seed)
+                    .context("writing to stdout")?;
+                for b in &report.blocks {
+                    let verdict = if b.passed { "ok" } else { "FAIL" };
+                    writeln!(out, "  {:22} spectral {:.2e}  max sample {:.2e}{}  {verdict}   {}", b.block, b.spectral_error, b.max_sample_error, if b.sample_exact { " (exact)" } else { "        " }, b.settings)
+                        .context("writing to stdout")?;
+                }
+            }
+            if !report.passed() {
+                return Err(anyhow::anyhow!("a block is outside its parity bound").into());
             }
         }
         Command::Spectrogram { inputs, out: png } => {

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod data;
+pub mod ddsp;
 pub mod plot;
 
 pub use gddsp_core::{ModelSpec, KNOBS};
