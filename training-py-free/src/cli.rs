@@ -16,6 +16,7 @@ use crate::data::corpus::{self, CorpusConfig};
 use crate::data::guitarset::load_guitarset;
 use crate::data::LoadOptions;
 use crate::ddsp::parity::{self, SAMPLE_BOUND, SPECTRAL_BOUND};
+use crate::ddsp::{bench, recovery};
 use crate::plot::{self, Panel};
 
 #[derive(Debug, Parser)]
@@ -81,6 +82,29 @@ enum Command {
         /// Seconds of audio per block.
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
+    },
+    /// Recover a known knob setting by gradient descent on the wet spectral loss alone,
+    /// knob by knob and all together; print each knob's final normalized error.
+    Recover {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Seconds of audio.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Adam steps per single-knob run (three times as many for all nine).
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+    },
+    /// Time and peak memory of forward + backward through the full clean + wet path for
+    /// one example of 1, 2 and 4 s.
+    Bench {
+        #[arg(long)]
+        json: bool,
+        /// Runs per size (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// Draw stacked spectrograms of audio files into a PNG (multi-channel files are summed).
     Spectrogram {
@@ -189,6 +213,38 @@ where
             }
             if !report.passed() {
                 return Err(anyhow::anyhow!("a block is outside its parity bound").into());
+            }
+        }
+        Command::Recover { json, seed, seconds, steps } => {
+            if !(seconds.is_finite() && (0.25..=10.0).contains(&seconds)) || steps == 0 {
+                return Err(anyhow::anyhow!("--seconds must be 0.25–10 and --steps at least 1").into());
+            }
+            let report = recovery::report(seed, seconds, steps, &|what| eprintln!("recovering {what}"));
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report).context("serialising the report")?).context("writing to stdout")?;
+            } else {
+                writeln!(out, "seed {seed}, {seconds} s, {steps} steps; normalized error |found − truth| per knob").context("writing to stdout")?;
+                for r in report.alone.iter().chain(&report.together) {
+                    let grid = match r.start_from {
+                        recovery::Start::Given => "",
+                        recovery::Start::GridSpectral => " (grid start, spectral loss)",
+                        recovery::Start::GridAutocorrelation => " (grid start, envelope autocorrelation)",
+                    };
+                    let errors: Vec<String> = r.knobs.iter().zip(&r.error).map(|(k, e)| format!("{k} {e:.3}")).collect();
+                    writeln!(out, "  {}{grid}  loss {:.3} → {:.3}", errors.join(", "), r.first_loss, r.last_loss).context("writing to stdout")?;
+                }
+            }
+        }
+        Command::Bench { json, runs } => {
+            let costs: Vec<_> = [1.0, 2.0, 4.0].iter().map(|&s| bench::example_cost(s, runs.max(1))).collect();
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&costs).context("serialising the report")?).context("writing to stdout")?;
+            } else {
+                writeln!(out, "one example, 6 voices × 60 harmonics + noise + FX chain + both spectral losses, 16 kHz:").context("writing to stdout")?;
+                for c in &costs {
+                    let mem = c.peak_mib.map_or("n/a".to_string(), |m| format!("{m:.0} MiB"));
+                    writeln!(out, "  {:.0} s: forward {:.3} s, backward {:.3} s, peak memory {mem}", c.seconds, c.forward_s, c.backward_s).context("writing to stdout")?;
+                }
             }
         }
         Command::Spectrogram { inputs, out: png } => {

@@ -66,3 +66,16 @@ fn bad_requests_say_what_is_wrong() {
     assert!(run_err(&["spectrogram", "--out", "x.png"]).contains("required"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn parity_json_lists_every_block_within_its_bound() {
+    let report: serde_json::Value = serde_json::from_str(&run_ok(&["parity", "--json", "--seconds", "0.5", "--seed", "4"])).unwrap();
+    let blocks = report["blocks"].as_array().unwrap();
+    let names: Vec<&str> = blocks.iter().map(|b| b["block"].as_str().unwrap()).collect();
+    assert_eq!(names, ["harmonic", "noise", "distortion", "delay", "delay (whole samples)", "reverb", "chain"]);
+    for b in blocks {
+        assert!(b["passed"].as_bool().unwrap(), "{b}");
+        assert!(b["spectral_error"].as_f64().unwrap() <= 0.02);
+    }
+    assert!(run_err(&["parity", "--seconds", "100"]).contains("--seconds"));
+}

@@ -9,7 +9,7 @@ use gddsp_train::ddsp::filtered_noise::{filtered_noise, noise_stream};
 use gddsp_train::ddsp::fx_chain::FxChainTwin;
 use gddsp_train::ddsp::harmonic::harmonic_bank;
 use gddsp_train::ddsp::parity::{self, random_active_knobs, random_controls, relative_spectral_error, SAMPLE_BOUND, SPECTRAL_BOUND};
-use gddsp_train::ddsp::recovery::Recoverer;
+use gddsp_train::ddsp::recovery::{Recoverer, Start};
 use gddsp_train::ddsp::spectral_loss::multiscale_spectral_loss;
 use gddsp_train::ddsp::{autodiff_device, device, tensor, values};
 use rand::{Rng, SeedableRng};
@@ -202,7 +202,7 @@ fn gradient_descent_recovers_mix_drive_feedback_and_decay() {
         let mut start = truth.normalized();
         let t = start[knob as usize];
         start[knob as usize] = if t > 0.5 { t - 0.35 } else { t + 0.35 };
-        let rec = r.run(&[knob], start, 60, 0.05, false);
+        let rec = r.run(&[knob], start, 60, 0.05, Start::Given);
         assert!(rec.error[0] < 0.03, "{}: {rec:?}", knob.spec().name);
         assert!(rec.last_loss < rec.first_loss);
     }

@@ -8,6 +8,7 @@
 //! Shapes are noted as `[batch, …]`; knobs arrive as `[batch, 1]` columns in the knob
 //! table's physical units.
 
+pub mod bench;
 pub mod delay;
 pub mod distortion;
 pub mod filtered_noise;

@@ -4,8 +4,12 @@
 //! knobs not being recovered are held at the truth.
 //!
 //! The delay time's loss is rugged (every echo spacing that lines up with a note repeat
-//! is a local minimum), so it can also start from a coarse grid: the loss is evaluated at
-//! [`GRID`] positions spread over the knob's travel and descent starts from the best.
+//! is a local minimum, and frames of ≤ 2048 samples cannot see a spacing of 100s of ms),
+//! so it can also start from a grid of [`GRID`] positions over the knob's travel, scored
+//! either by the spectral loss itself ([`Start::GridSpectral`]) or by the distance between
+//! the envelope autocorrelations of the candidate and the target
+//! ([`Start::GridAutocorrelation`]: an echo every `D` puts a peak at lag `D`, plain to see
+//! where a spectrogram frame is not); descent starts from the best.
 
 use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams};
@@ -19,8 +23,31 @@ use super::fx_chain::{denormalize, FxChainTwin};
 use super::spectral_loss::multiscale_spectral_loss;
 use super::{tensor, values};
 
-/// Positions tried by the grid start.
-pub const GRID: usize = 24;
+/// Positions tried by a grid start.
+pub const GRID: usize = 64;
+/// Envelope frame for the autocorrelation score, samples (the model hop).
+const ENVELOPE_HOP: usize = 64;
+
+/// Where descent starts for the delay time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    /// From the given position.
+    Given,
+    /// From the grid position with the lowest spectral loss.
+    GridSpectral,
+    /// From the grid position whose envelope autocorrelation is closest to the target's.
+    GridAutocorrelation,
+}
+
+/// Normalized autocorrelation of the RMS envelope (hop 64) at lags 1..`max_lag` frames.
+pub fn envelope_autocorrelation(x: &[f32], max_lag: usize) -> Vec<f32> {
+    let env: Vec<f32> = x.chunks(ENVELOPE_HOP).map(|c| (c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32).sqrt()).collect();
+    let mean = env.iter().sum::<f32>() / env.len().max(1) as f32;
+    let e: Vec<f32> = env.iter().map(|v| v - mean).collect();
+    let zero: f32 = e.iter().map(|v| v * v).sum::<f32>().max(1e-20);
+    (1..=max_lag.min(e.len().saturating_sub(1))).map(|lag| e.iter().zip(&e[lag..]).map(|(a, b)| a * b).sum::<f32>() / zero).collect()
+}
 
 /// The trainable knob positions.
 #[derive(Module, Debug)]
@@ -44,7 +71,7 @@ pub struct Recovery {
     pub error: Vec<f32>,
     pub first_loss: f32,
     pub last_loss: f32,
-    pub grid_start: bool,
+    pub start_from: Start,
 }
 
 pub struct Recoverer<'a> {
@@ -78,26 +105,35 @@ impl<'a> Recoverer<'a> {
         multiscale_spectral_loss(wet, self.target.clone())
     }
 
-    /// The delay time position (others as in `start`) with the lowest loss on the grid.
-    fn grid_delay_time(&self, start: &mut [f32; KNOB_COUNT], free: &[Knob]) {
+    /// The delay time position (others as in `start`) that scores best on the grid.
+    fn grid_delay_time(&self, start: &mut [f32; KNOB_COUNT], free: &[Knob], how: Start) {
         let i = Knob::DelayTimeMs as usize;
+        let max_lag = (gddsp_core::Knob::DelayTimeMs.spec().max as f64 / 1000.0 * 16_000.0 / ENVELOPE_HOP as f64).ceil() as usize;
+        let target_ac = envelope_autocorrelation(&values(self.target.clone()), max_lag);
         let mut best = (f32::INFINITY, start[i]);
         for g in 0..GRID {
             let mut u = *start;
             u[i] = (g as f32 + 0.5) / GRID as f32;
-            let loss = values(self.loss(tensor(u.to_vec(), [1, KNOB_COUNT], &self.device), free))[0];
-            if loss < best.0 {
-                best = (loss, u[i]);
+            let candidate = tensor(u.to_vec(), [1, KNOB_COUNT], &self.device);
+            let score = match how {
+                Start::GridAutocorrelation => {
+                    let wet = values(self.chain.forward(self.dry.clone(), denormalize(self.positions(candidate, free))).detach());
+                    envelope_autocorrelation(&wet, max_lag).iter().zip(&target_ac).map(|(a, b)| (a - b).abs()).sum()
+                }
+                _ => values(self.loss(candidate, free).detach())[0],
+            };
+            if score < best.0 {
+                best = (score, u[i]);
             }
         }
         start[i] = best.1;
     }
 
     /// Recovers the `free` knobs from positions `start` in `steps` Adam steps at `lr`.
-    pub fn run(&self, free: &[Knob], mut start: [f32; KNOB_COUNT], steps: usize, lr: f64, grid_start: bool) -> Recovery {
+    pub fn run(&self, free: &[Knob], mut start: [f32; KNOB_COUNT], steps: usize, lr: f64, start_from: Start) -> Recovery {
         let given_start = start;
-        if grid_start && free.contains(&Knob::DelayTimeMs) {
-            self.grid_delay_time(&mut start, free);
+        if start_from != Start::Given && free.contains(&Knob::DelayTimeMs) {
+            self.grid_delay_time(&mut start, free, start_from);
         }
         let logits = tensor(start.iter().map(|&u| logit(u)).collect(), [1, KNOB_COUNT], &self.device);
         let mut model = Positions { logits: Param::from_tensor(logits) };
@@ -124,7 +160,51 @@ impl<'a> Recoverer<'a> {
             found: found_free,
             first_loss: first,
             last_loss: last,
-            grid_start,
+            start_from,
         }
     }
+}
+
+/// Every knob recovered alone (the others at the truth), the delay time also from a grid
+/// start, then all nine together.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoveryReport {
+    pub seed: u64,
+    pub seconds: f64,
+    pub steps: usize,
+    pub truth: Vec<f32>,
+    pub alone: Vec<Recovery>,
+    pub together: Vec<Recovery>,
+}
+
+/// Runs the recovery experiments on `seconds` of the core synth's random controls.
+pub fn report(seed: u64, seconds: f64, steps: usize, progress: &dyn Fn(&str)) -> RecoveryReport {
+    use rand::{Rng, SeedableRng};
+    let spec = gddsp_core::ModelSpec::default();
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let frames = (seconds * spec.frame_rate()).round() as usize;
+    let controls = super::parity::random_controls(&mut rng, &spec, frames);
+    let dry = gddsp_core::synth::Synth::render(&spec, spec.sample_rate as f32, seed, &controls);
+    let peak = dry.iter().fold(1e-9f32, |m, v| m.max(v.abs()));
+    let dry: Vec<f32> = dry.iter().map(|v| v * 0.5 / peak).collect();
+    let truth = super::parity::random_active_knobs(&mut rng);
+    let device = super::autodiff_device();
+    let chain = FxChainTwin::new(spec.sample_rate as f32, 0, &device);
+    let r = Recoverer::new(&chain, dry, &truth, &device);
+    let lr = 0.05;
+    let mut alone = Vec::new();
+    for knob in Knob::ALL {
+        let mut start = r.truth;
+        start[knob as usize] = rng.random_range(0.05..0.95);
+        progress(knob.spec().name);
+        alone.push(r.run(&[knob], start, steps, lr, Start::Given));
+        if knob == Knob::DelayTimeMs {
+            alone.push(r.run(&[knob], start, steps, lr, Start::GridSpectral));
+            alone.push(r.run(&[knob], start, steps, lr, Start::GridAutocorrelation));
+        }
+    }
+    let start: [f32; KNOB_COUNT] = std::array::from_fn(|_| rng.random_range(0.05..0.95));
+    progress("all nine");
+    let together = [Start::Given, Start::GridSpectral, Start::GridAutocorrelation].iter().map(|&how| r.run(&Knob::ALL, start, steps * 3, lr, how)).collect();
+    RecoveryReport { seed, seconds, steps, truth: r.truth.to_vec(), alone, together }
 }
