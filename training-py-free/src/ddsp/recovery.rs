@@ -100,6 +100,16 @@ impl<'a> Recoverer<'a> {
         u * mask.clone() + truth * mask.neg().add_scalar(1.0)
     }
 
+    /// `u` with the `frozen` knobs cut from the gradient (they keep their value).
+    fn freeze(&self, u: Tensor<2>, frozen: &[Knob]) -> Tensor<2> {
+        if frozen.is_empty() {
+            return u;
+        }
+        let mask: Vec<f32> = (0..KNOB_COUNT).map(|i| if frozen.iter().any(|k| *k as usize == i) { 1.0 } else { 0.0 }).collect();
+        let mask = tensor(mask, [1, KNOB_COUNT], &self.device);
+        u.clone().detach() * mask.clone() + u * mask.neg().add_scalar(1.0)
+    }
+
     fn loss(&self, u: Tensor<2>, free: &[Knob]) -> Tensor<1> {
         let wet = self.chain.forward(self.dry.clone(), denormalize(self.positions(u, free)));
         multiscale_spectral_loss(wet, self.target.clone())
@@ -111,9 +121,17 @@ impl<'a> Recoverer<'a> {
         let max_lag = (gddsp_core::Knob::DelayTimeMs.spec().max as f64 / 1000.0 * 16_000.0 / ENVELOPE_HOP as f64).ceil() as usize;
         let target_ac = envelope_autocorrelation(&values(self.target.clone()), max_lag);
         let mut best = (f32::INFINITY, start[i]);
-        for g in 0..GRID {
+        // A coarse pass over the whole travel, then a fine one across the best cell.
+        let coarse = (0..GRID).map(|g| (g as f32 + 0.5) / GRID as f32);
+        let mut positions: Vec<f32> = coarse.collect();
+        for pass in 0..2 {
+            if pass == 1 {
+                let c = best.1;
+                positions = (0..=32).map(|g| c + (g as f32 - 16.0) / 16.0 / GRID as f32).filter(|u| (0.0..=1.0).contains(u)).collect();
+            }
+            for &p in &positions {
             let mut u = *start;
-            u[i] = (g as f32 + 0.5) / GRID as f32;
+            u[i] = p;
             let candidate = tensor(u.to_vec(), [1, KNOB_COUNT], &self.device);
             let score = match how {
                 Start::GridAutocorrelation => {
@@ -125,36 +143,57 @@ impl<'a> Recoverer<'a> {
             if score < best.0 {
                 best = (score, u[i]);
             }
+            }
         }
         start[i] = best.1;
     }
 
     /// Recovers the `free` knobs from positions `start` in `steps` Adam steps at `lr`.
-    pub fn run(&self, free: &[Knob], mut start: [f32; KNOB_COUNT], steps: usize, lr: f64, start_from: Start) -> Recovery {
-        let given_start = start;
-        if start_from != Start::Given && free.contains(&Knob::DelayTimeMs) {
-            self.grid_delay_time(&mut start, free, start_from);
-        }
-        let logits = tensor(start.iter().map(|&u| logit(u)).collect(), [1, KNOB_COUNT], &self.device);
-        let mut model = Positions { logits: Param::from_tensor(logits) };
-        let mut optim = AdamConfig::new().init();
+    /// Adam steps on `model`; returns it with the first and last loss.
+    fn descend(&self, mut model: Positions, optim: &mut impl FnMut(Positions, GradientsParams) -> Positions, free: &[Knob], frozen: &[Knob], steps: usize) -> (Positions, f32, f32) {
         let (mut first, mut last) = (f32::NAN, f32::NAN);
         for step in 0..steps {
-            let loss = self.loss(sigmoid(model.logits.val()), free);
+            let loss = self.loss(self.freeze(sigmoid(model.logits.val()), frozen), free);
             let value = values(loss.clone().detach())[0];
             if step == 0 {
                 first = value;
             }
             last = value;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            model = optim(model, grads);
         }
+        (model, first, last)
+    }
+
+    /// Recovers the `free` knobs from positions `start` in `steps` Adam steps at `lr`.
+    ///
+    /// With a grid start the delay time is chosen on the grid and then held (its loss
+    /// basin is a few samples wide; descent from a grid point wanders off, measured). When
+    /// other knobs are free too, they first descend for half the steps with the delay time
+    /// held at its start, so the grid is scored with them near their values.
+    pub fn run(&self, free: &[Knob], start: [f32; KNOB_COUNT], steps: usize, lr: f64, start_from: Start) -> Recovery {
+        let logits = tensor(start.iter().map(|&u| logit(u)).collect(), [1, KNOB_COUNT], &self.device);
+        let model = Positions { logits: Param::from_tensor(logits) };
+        let mut adam = AdamConfig::new().init();
+        let mut optim = |m: Positions, g: GradientsParams| adam.step(lr, m, g);
+        let grid = start_from != Start::Given && free.contains(&Knob::DelayTimeMs);
+        let delay = [Knob::DelayTimeMs];
+        let (model, first, last) = if grid {
+            let (model, first, _) = if free.len() > 1 { self.descend(model, &mut optim, free, &delay, steps / 2) } else { (model, f32::NAN, f32::NAN) };
+            let mut now: [f32; KNOB_COUNT] = values(sigmoid(model.logits.val().detach())).try_into().expect("nine positions");
+            self.grid_delay_time(&mut now, free, start_from);
+            let model = Positions { logits: Param::from_tensor(tensor(now.iter().map(|&u| logit(u)).collect(), [1, KNOB_COUNT], &self.device)) };
+            let (model, f2, last) = self.descend(model, &mut optim, free, &delay, steps - steps / 2);
+            (model, if first.is_nan() { f2 } else { first }, last)
+        } else {
+            self.descend(model, &mut optim, free, &[], steps)
+        };
         let found = values(sigmoid(model.logits.val().detach()));
         let pick = |v: &[f32]| free.iter().map(|k| v[*k as usize]).collect::<Vec<f32>>();
         let (truth, found_free) = (pick(&self.truth), pick(&found));
         Recovery {
             knobs: free.iter().map(|k| k.spec().name.to_string()).collect(),
-            start: pick(&given_start),
+            start: pick(&start),
             error: truth.iter().zip(&found_free).map(|(t, f)| (t - f).abs()).collect(),
             truth,
             found: found_free,
