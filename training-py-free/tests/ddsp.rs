@@ -8,7 +8,7 @@ use gddsp_core::{Knob, Knobs, ModelSpec};
 use gddsp_train::ddsp::filtered_noise::{filtered_noise, noise_stream};
 use gddsp_train::ddsp::fx_chain::FxChainTwin;
 use gddsp_train::ddsp::harmonic::harmonic_bank;
-use gddsp_train::ddsp::parity::{self, random_active_knobs, random_controls, relative_spectral_error, SAMPLE_BOUND, SPECTRAL_BOUND};
+use gddsp_train::ddsp::parity::{self, control_tensors, random_active_knobs, random_controls, relative_spectral_error, SAMPLE_BOUND, SPECTRAL_BOUND};
 use gddsp_train::ddsp::recovery::{Recoverer, Start};
 use gddsp_train::ddsp::spectral_loss::multiscale_spectral_loss;
 use gddsp_train::ddsp::{autodiff_device, device, tensor, values};
@@ -129,16 +129,8 @@ fn synth_control_gradients_match_finite_differences() {
     let (v, k, f, hop) = (spec.voices, spec.harmonics, 12, spec.hop);
     let n = f * hop;
     let controls = random_controls(&mut Xoshiro256PlusPlus::seed_from_u64(5), &spec, f);
-    let mut f0 = vec![0.0; v * f];
-    let mut amp = vec![0.0; v * f];
-    let mut harm = vec![0.0; v * f * k];
-    for (j, c) in controls.iter().enumerate() {
-        for s in 0..v {
-            f0[s * f + j] = c.f0_hz[s];
-            amp[s * f + j] = 0.2 + 0.05 * s as f32;
-            harm[(s * f + j) * k..(s * f + j + 1) * k].copy_from_slice(&c.harmonics[s * k..(s + 1) * k]);
-        }
-    }
+    let (f0, _, harm, _) = control_tensors(&controls, &spec);
+    let amp: Vec<f32> = (0..v * f).map(|i| 0.2 + 0.05 * (i / f) as f32).collect();
     let mags: Vec<f32> = (0..f * spec.noise_bands).map(|i| 0.01 + 0.001 * (i % 7) as f32).collect();
     let noise = noise_stream(2, f, hop);
     let probe: Vec<f32> = {

@@ -45,13 +45,7 @@ pub fn load_guitarset(root: &Path, opts: &LoadOptions) -> Result<Loaded, DataErr
     let bar = progress_bar(ids.len() as u64, opts.progress, "GuitarSet");
     for (id, wav) in &ids {
         let jams = root.join(ANNOTATION_DIR).join(format!("{id}.jams"));
-        match load_one(id, wav, &jams, opts) {
-            Ok((example, notice)) => {
-                loaded.notices.extend(notice);
-                loaded.examples.push(example);
-            }
-            Err(e) => loaded.reject(e, opts.skip_bad)?,
-        }
+        loaded.take(load_one(id, wav, &jams, opts), opts.skip_bad)?;
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -86,6 +86,19 @@ impl Loaded {
         self.examples.iter().map(Example::seconds).sum()
     }
 
+    /// Adds one loader result: the example and its notice, or the error (recorded under
+    /// `skip_bad`, returned otherwise).
+    fn take(&mut self, result: Result<(Example, Option<String>), DataError>, skip_bad: bool) -> Result<(), DataError> {
+        match result {
+            Ok((example, notice)) => {
+                self.notices.extend(notice);
+                self.examples.push(example);
+                Ok(())
+            }
+            Err(e) => self.reject(e, skip_bad),
+        }
+    }
+
     /// Keeps `e` or, under `skip_bad`, records it; otherwise returns it.
     fn reject(&mut self, e: DataError, skip_bad: bool) -> Result<(), DataError> {
         if skip_bad {

@@ -71,13 +71,7 @@ pub fn load_pairs(dir: &Path, opts: &LoadOptions) -> Result<Loaded, DataError> {
     let pairs = find_pairs(dir, opts.skip_bad, &mut loaded)?;
     let bar = progress_bar(pairs.len() as u64, opts.progress, "loading");
     for pair in &pairs {
-        match load_pair(pair, opts) {
-            Ok((example, notice)) => {
-                loaded.notices.extend(notice);
-                loaded.examples.push(example);
-            }
-            Err(e) => loaded.reject(e, opts.skip_bad)?,
-        }
+        loaded.take(load_pair(pair, opts), opts.skip_bad)?;
         bar.inc(1);
     }
     bar.finish_and_clear();

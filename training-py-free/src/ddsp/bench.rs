@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::filtered_noise::{filtered_noise, noise_stream};
 use super::fx_chain::FxChainTwin;
 use super::harmonic::harmonic_bank;
-use super::parity::{random_active_knobs, random_controls};
+use super::parity::{control_tensors, random_active_knobs, random_controls};
 use super::spectral_loss::multiscale_spectral_loss;
 use super::{autodiff_device, tensor, values};
 
@@ -47,17 +47,7 @@ pub fn example_cost(seconds: f64, runs: usize) -> ExampleCost {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     let controls = random_controls(&mut rng, &spec, f);
     let knobs = random_active_knobs(&mut rng);
-    let (mut f0, mut amp, mut harm, mut mags) = (vec![], vec![], vec![], vec![]);
-    for s in 0..v {
-        for c in &controls {
-            f0.push(c.f0_hz[s]);
-            amp.push(c.amplitude[s]);
-            harm.extend_from_slice(&c.harmonics[s * k..(s + 1) * k]);
-        }
-    }
-    for c in &controls {
-        mags.extend_from_slice(&c.noise);
-    }
+    let (f0, amp, harm, mags) = control_tensors(&controls, &spec);
     let device = autodiff_device();
     let chain = FxChainTwin::new(spec.sample_rate as f32, 0, &device);
     let noise = noise_stream(1, f, hop);

@@ -133,9 +133,9 @@ pub fn random_active_knobs<R: Rng>(rng: &mut R) -> Knobs {
     Knobs::from_normalized(&u)
 }
 
-/// The controls as tensors: f0 and amplitude `[1, V, F]`, harmonics `[1, V, F, K]`,
-/// noise magnitudes `[1, F, bands]`.
-fn control_tensors(frames: &[SynthFrame], spec: &ModelSpec) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+/// Synth frames as the twins' row-major inputs: f0 and amplitude `[V, F]`, harmonic
+/// distributions `[V, F, K]`, noise magnitudes `[F, bands]`.
+pub fn control_tensors(frames: &[SynthFrame], spec: &ModelSpec) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
     let (v, k, f) = (spec.voices, spec.harmonics, frames.len());
     let mut f0 = vec![0.0; v * f];
     let mut amp = vec![0.0; v * f];
