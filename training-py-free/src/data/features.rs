@@ -14,6 +14,7 @@ use gddsp_core::audio_io::{self, Audio};
 use gddsp_core::ModelSpec;
 
 use super::error::DataError;
+use super::Fnv;
 use super::notes::STRINGS;
 
 const MAGIC: &[u8; 8] = b"GDDSPFT1";
@@ -28,22 +29,16 @@ pub fn compute(clean: &Audio, spec: &ModelSpec) -> Result<Vec<ChannelFeatures>, 
 
 /// A cheap identity of the audio: its shape and every 61st sample (FNV-1a).
 pub fn fingerprint(audio: &Audio) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |x: u64| {
-        for b in x.to_le_bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(audio.sample_rate as u64);
-    eat(audio.channels.len() as u64);
-    eat(audio.len() as u64);
+    let mut h = Fnv::default();
+    h.eat(audio.sample_rate as u64);
+    h.eat(audio.channels.len() as u64);
+    h.eat(audio.len() as u64);
     for c in &audio.channels {
         for x in c.iter().step_by(61) {
-            eat(x.to_bits() as u64);
+            h.eat(x.to_bits() as u64);
         }
     }
-    h
+    h.finish()
 }
 
 pub fn write_cache(path: &Path, features: &[ChannelFeatures], spec: &ModelSpec, source: u64) -> Result<(), DataError> {

@@ -26,6 +26,30 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub use error::DataError;
 pub use notes::{Note, NoteTruth, Tuning, STRINGS};
 
+/// FNV-1a over 64-bit words: a tiny hash that stays the same across Rust versions
+/// (unlike `DefaultHasher`), for fingerprints written to disk.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn eat(&mut self, x: u64) {
+        for b in x.to_le_bytes() {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub fn finish(self) -> u64 {
+        self.0
+    }
+}
+
 /// One training example, at the loader's sample rate.
 #[derive(Debug, Clone)]
 pub struct Example {

@@ -126,24 +126,17 @@ impl NoteTruth {
     /// A hash of the note material (strings, frets, pitches, onsets to the millisecond):
     /// two clips with the same fingerprint play the same notes.
     pub fn fingerprint(&self) -> u64 {
-        // FNV-1a: tiny, stable across Rust versions (unlike `DefaultHasher`).
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut eat = |x: u64| {
-            for b in x.to_le_bytes() {
-                h ^= b as u64;
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-        };
+        let mut h = super::Fnv::default();
         for (s, notes) in self.strings.iter().enumerate() {
             for n in notes {
-                eat(s as u64);
-                eat((n.start * 1000.0).round() as u64);
-                eat(((n.end - n.start) * 1000.0).round() as u64);
-                eat(n.midi as u64);
-                eat(n.fret as u64);
+                h.eat(s as u64);
+                h.eat((n.start * 1000.0).round() as u64);
+                h.eat(((n.end - n.start) * 1000.0).round() as u64);
+                h.eat(n.midi as u64);
+                h.eat(n.fret as u64);
             }
         }
-        h
+        h.finish()
     }
 }
 
