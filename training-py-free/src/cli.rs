@@ -2,7 +2,7 @@
 //! only maps the result to an exit code.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -17,7 +17,11 @@ use crate::data::guitarset::load_guitarset;
 use crate::data::LoadOptions;
 use crate::ddsp::parity::{self, SAMPLE_BOUND, SPECTRAL_BOUND};
 use crate::ddsp::{bench, recovery};
+use crate::eval::{evaluate, EvalOptions};
+use crate::export::{export, load_run};
+use crate::model::ModelConfig;
 use crate::plot::{self, Panel};
+use crate::train::{train, TrainConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "gddsp-train", version, about = "Train GDDSP: make data, train, evaluate, export (pure Rust).")]
@@ -85,6 +89,84 @@ enum Command {
     },
     /// Recover a known knob setting by gradient descent on the wet spectral loss alone,
     /// knob by knob and all together; print each knob's final normalized error.
+    /// Trains the model: clean + wet multi-scale spectral losses (+ supervised knob loss).
+    Train {
+        /// A corpus made by `gddsp-train data` (train/ and valid/ inside).
+        #[arg(long)]
+        data: PathBuf,
+        /// Run folder: checkpoints, metrics.jsonl, best.bpk.
+        #[arg(long)]
+        out: PathBuf,
+        /// Continue the run in --out from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Optimizer steps in all.
+        #[arg(long, default_value_t = 3000)]
+        steps: u64,
+        /// Knob-only steps first (encoder + FX decoder on the knob loss), part of --steps.
+        #[arg(long, default_value_t = 1000)]
+        knob_steps: u64,
+        /// Steps between validations and checkpoints.
+        #[arg(long, default_value_t = 100)]
+        epoch_steps: u64,
+        /// Crops per step for the spectral losses.
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        /// Seconds per crop.
+        #[arg(long, default_value_t = 1.0)]
+        crop: f64,
+        /// Re-rendered clips per step for the knob loss (0: corpus knobs only).
+        #[arg(long, default_value_t = 16)]
+        knob_batch: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        /// Weight of Loss 2 (wet); 0 trains the clean-loss-only ablation.
+        #[arg(long, default_value_t = 1.0)]
+        wet_weight: f32,
+        /// Weight of the supervised knob loss (0: spectral losses only).
+        #[arg(long, default_value_t = 5.0)]
+        knob_weight: f32,
+        /// Oscillators: 6 (one per string) or 1 (the monophonic ablation).
+        #[arg(long, default_value_t = 6)]
+        voices: usize,
+        /// Leave the echo profile out of the encoder's input (MFCC only).
+        #[arg(long)]
+        no_echo: bool,
+        /// Start the encoder from another run's encoder_after_knob_stage.bpk (no warm-up).
+        #[arg(long)]
+        init_encoder: Option<PathBuf>,
+    },
+    /// Exports a run as encoder.onnx, decoder.onnx and model.json.
+    Export {
+        /// The run folder made by `train`.
+        run: PathBuf,
+        #[arg(long, default_value = "models")]
+        out: PathBuf,
+    },
+    /// Evaluates an exported model on a split: knob MAE, spectral distances, tone clone, baselines.
+    Eval {
+        /// Folder with encoder.onnx, decoder.onnx and model.json.
+        #[arg(long, default_value = "models")]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// The one-oscillator ablation, exported the same way.
+        #[arg(long)]
+        mono: Option<PathBuf>,
+        /// The clean-loss-only ablation, exported the same way.
+        #[arg(long)]
+        clean_only: Option<PathBuf>,
+        /// Report folder (default: the model folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Evaluate only the first N clips.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     Recover {
         #[arg(long)]
         json: bool,
@@ -214,6 +296,46 @@ where
             if !report.passed() {
                 return Err(anyhow::anyhow!("a block is outside its parity bound").into());
             }
+        }
+        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, init_encoder } => {
+            if voices != 1 && voices != 6 {
+                return Err(anyhow::anyhow!("--voices must be 6 or 1").into());
+            }
+            if steps == 0 || epoch_steps == 0 || batch == 0 || !(0.25..=4.0).contains(&crop) || !(lr > 0.0) {
+                return Err(anyhow::anyhow!("--steps, --epoch-steps and --batch must be at least 1, --crop 0.25–4 s, --lr above 0").into());
+            }
+            let mut cfg = TrainConfig::new(data);
+            cfg.seed = seed;
+            cfg.steps = steps;
+            cfg.knob_steps = knob_steps.min(steps);
+            cfg.epoch_steps = epoch_steps;
+            cfg.batch = batch;
+            cfg.crop_s = crop;
+            cfg.knob_batch = knob_batch;
+            cfg.lr = lr;
+            cfg.lr_end = lr / 10.0;
+            cfg.warmup = cfg.warmup.min(steps / 10);
+            cfg.w_wet = wet_weight;
+            cfg.w_knob = knob_weight;
+            cfg.echo = !no_echo;
+            if init_encoder.is_some() {
+                cfg.warmup = 0;
+            }
+            cfg.init_encoder = init_encoder;
+            cfg.model = ModelConfig::with_voices(voices);
+            let summary = train(&cfg, &run, resume, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
+            writeln!(out, "trained {} steps in {:.0} s; best validation score {:.4}; run in {}", summary.steps, summary.seconds, summary.best_valid.unwrap_or(f64::NAN), run.display()).context("writing to stdout")?;
+        }
+        Command::Export { run, out: dir } => {
+            let loaded = load_run(&run, &crate::ddsp::device()).map_err(|e| anyhow::anyhow!(e))?;
+            export(&loaded, &dir, None).map_err(|e| anyhow::anyhow!(e))?;
+            writeln!(out, "exported {} to {} (encoder.onnx, decoder.onnx, model.json)", loaded.checkpoint.display(), dir.display()).context("writing to stdout")?;
+        }
+        Command::Eval { model, data, split, mono, clean_only, out: report, limit } => {
+            let opts = EvalOptions { out: report.unwrap_or_else(|| model.clone()), model, data, split, mono, clean_only, limit };
+            let r = evaluate(&opts, &mut |line| eprintln!("{line}")).map_err(|e| anyhow::anyhow!(e))?;
+            write!(out, "{}", crate::eval::markdown(&r)).context("writing to stdout")?;
+            writeln!(out, "\nreport: {}", opts.out.join("eval.md").display()).context("writing to stdout")?;
         }
         Command::Recover { json, seed, seconds, steps } => {
             if !(seconds.is_finite() && (0.25..=10.0).contains(&seconds)) || steps == 0 {

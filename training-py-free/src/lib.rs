@@ -8,6 +8,10 @@
 pub mod cli;
 pub mod data;
 pub mod ddsp;
+pub mod eval;
+pub mod export;
+pub mod model;
 pub mod plot;
+pub mod train;
 
 pub use gddsp_core::{ModelSpec, KNOBS};

@@ -108,3 +108,36 @@ pub fn spectrograms_png(path: &Path, panels: &[Panel]) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// One knob's points for [`knob_scatter_png`]: (true, inferred) positions.
+pub struct KnobPoints {
+    pub name: String,
+    pub points: Vec<(f32, f32)>,
+}
+
+/// True vs inferred knob positions, one square panel per knob (3 per row), with the
+/// diagonal a perfect model would sit on.
+pub fn knob_scatter_png(path: &Path, knobs: &[KnobPoints]) -> Result<(), String> {
+    let labels = have_font();
+    let rows = knobs.len().div_ceil(3).max(1);
+    let root = BitMapBackend::new(path, (1050, 350 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    for (area, k) in root.split_evenly((rows, 3)).iter().zip(knobs) {
+        let mut builder = ChartBuilder::on(area);
+        builder.margin(10).x_label_area_size(if labels { 30 } else { 4 }).y_label_area_size(if labels { 40 } else { 4 });
+        if labels {
+            builder.caption(&k.name, ("sans-serif", 16));
+        }
+        let mut chart = builder.build_cartesian_2d(0f32..1f32, 0f32..1f32).map_err(|e| e.to_string())?;
+        let mut mesh = chart.configure_mesh();
+        if labels {
+            mesh.x_desc("true").y_desc("inferred");
+        } else {
+            mesh.x_labels(0).y_labels(0);
+        }
+        mesh.draw().map_err(|e| e.to_string())?;
+        chart.draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], &BLACK.mix(0.4))).map_err(|e| e.to_string())?;
+        chart.draw_series(k.points.iter().map(|&(t, p)| Circle::new((t, p), 3, BLUE.mix(0.7).filled()))).map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| format!("{}: {e}", path.display()))
+}

@@ -2,6 +2,7 @@
 //! and the real-time benchmark. `main.rs` only maps the result to an exit code.
 
 pub mod bench;
+pub mod model_cmds;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -52,6 +53,44 @@ enum Command {
         #[arg(long, value_name = "F.json")]
         out: PathBuf,
     },
+    /// Infer the FX knobs and the timbre z of a wet reference clip with the trained model.
+    Analyze {
+        /// The reference (wav, flac, mp3, ogg; any rate and channel count; ≥ 0.5 s).
+        reference: PathBuf,
+        /// Print {"knobs": {name: value}, "z": [...], "seconds": ...} as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Folder with encoder.onnx, decoder.onnx and model.json.
+        #[arg(long, default_value = "models")]
+        model: PathBuf,
+    },
+    /// Make an input sound like a reference: its knobs (fx) or its whole tone (tone).
+    Clone {
+        #[arg(long)]
+        reference: PathBuf,
+        /// Your playing: a 6-channel hex recording (one string per channel) or mono.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output WAV (32-bit float, the input's rate).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = model_cmds::CloneMode::Fx)]
+        mode: model_cmds::CloneMode,
+        /// Seconds appended so delay and reverb tails ring out.
+        #[arg(long, default_value_t = 2.0)]
+        tail: f64,
+        #[arg(long, default_value = "models")]
+        model: PathBuf,
+    },
+    /// The README's main job: analyse the shipped reference, compare with its true knobs,
+    /// clone the shipped riff both ways.
+    Demo {
+        #[arg(long, default_value = "models")]
+        model: PathBuf,
+        /// Where the cloned WAVs go.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Measure the real-time factor of the FX chain and of the full synth at 48 kHz.
     Bench {
         /// Print JSON: {"fx_realtime_factor": …, "synth_realtime_factor": …, …}.
@@ -89,6 +128,9 @@ where
         Command::Knobs => print_json(out, &knobs::table_json())?,
         Command::Fx { input, output, knobs, tail, mix } => fx(&input, &output, &knobs, tail, mix)?,
         Command::Features { input, out: path } => features(&input, &path)?,
+        Command::Analyze { reference, json, model } => model_cmds::analyze(&model, &reference, json, out)?,
+        Command::Clone { reference, input, out: output, mode, tail, model } => model_cmds::clone(&model, &reference, &input, &output, mode, tail)?,
+        Command::Demo { model, out: dir } => model_cmds::demo(&model, &dir, out)?,
         Command::Bench { json, seconds } => {
             if !(seconds.is_finite() && (0.5..=600.0).contains(&seconds)) {
                 return Err(anyhow::anyhow!("--seconds must be between 0.5 and 600, not {seconds}").into());
@@ -144,7 +186,7 @@ fn fx(input: &Path, output: &Path, knob_file: &Path, tail: f64, mix: bool) -> an
     Ok(())
 }
 
-fn check_wav_output(path: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_wav_output(path: &Path) -> anyhow::Result<()> {
     let is_wav = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("wav"));
     if !is_wav {
         bail!("{}: output must be a .wav file", path.display());

@@ -16,6 +16,7 @@ pub mod analysis;
 pub mod audio_io;
 pub mod error;
 pub mod fx;
+pub mod inference;
 pub mod knobs;
 pub mod rng;
 pub mod spec;

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::echo::EchoGrid;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
     /// Audio rate the model sees and renders, Hz.
@@ -20,11 +22,22 @@ pub struct ModelSpec {
     pub voices: usize,
     /// MFCC coefficients per frame for the z-encoder.
     pub mfcc: usize,
+    /// Samples between the z-encoder's MFCC frames at `sample_rate` (a coarser clock than
+    /// the synth's: the encoder summarises a whole clip).
+    #[serde(default = "default_encoder_hop")]
+    pub encoder_hop: usize,
+    /// The encoder's echo-profile grid ([`crate::analysis::echo`]).
+    #[serde(default)]
+    pub echo: EchoGrid,
+}
+
+fn default_encoder_hop() -> usize {
+    512
 }
 
 impl Default for ModelSpec {
     fn default() -> Self {
-        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30 }
+        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default() }
     }
 }
 

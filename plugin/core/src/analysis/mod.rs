@@ -3,6 +3,7 @@
 //! is centred on sample `i · hop` (zero padding at the edges), so there are
 //! `⌈len / hop⌉` frames, the same frames the synth renders.
 
+pub mod echo;
 pub mod loudness;
 pub mod mfcc;
 pub mod pitch;
@@ -53,4 +54,20 @@ fn features_with(yin: Yin, signal: &[f32], spec: &ModelSpec) -> ChannelFeatures 
     let (f0_hz, confidence) = yin.track(signal, spec.hop);
     let loudness_db = Loudness::new(spec.sample_rate as f32).track(signal, spec.hop);
     ChannelFeatures { f0_hz, confidence, loudness_db }
+}
+
+/// What the z-encoder hears of a wet clip: MFCC frames every `spec.encoder_hop` samples
+/// (`[frames × spec.mfcc]`, frame-major) and the clip's echo profile (`[spec.echo.bins]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderInput {
+    pub mfcc: Vec<f32>,
+    pub frames: usize,
+    pub echo: Vec<f32>,
+}
+
+/// The z-encoder's input for `signal` (mono, at the model rate).
+pub fn encoder_input(signal: &[f32], spec: &ModelSpec) -> EncoderInput {
+    let mfcc = Mfcc::new(spec.sample_rate as f32, spec.mfcc).track(signal, spec.encoder_hop);
+    let frames = mfcc.len() / spec.mfcc.max(1);
+    EncoderInput { mfcc, frames, echo: echo::echo_profile(signal, spec.sample_rate as f32, &spec.echo) }
 }

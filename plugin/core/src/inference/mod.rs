@@ -1,0 +1,270 @@
+//! The trained model in the product: `models/model.json` (what the model is and what it
+//! was trained on) and, through tract, `encoder.onnx` (wet clip → z and knobs) and
+//! `decoder.onnx` (one control frame + GRU state → synth controls + GRU state).
+//!
+//! Loading checks every file and names the one at fault: missing, unreadable, not JSON,
+//! a knob table or spec the code does not know, an ONNX file tract cannot read or whose
+//! inputs and outputs are not the model's.
+
+pub mod controls;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tract_onnx::prelude::*;
+
+use crate::analysis::{encoder_input, ChannelFeatures};
+use crate::audio_io::{self, Audio};
+use crate::knobs::{Knobs, KNOBS, KNOB_COUNT};
+use crate::synth::SynthFrame;
+use crate::ModelSpec;
+pub use controls::Normalization;
+use controls::{decoder_frame, held_f0, standardise_encoder_input};
+
+pub const MODEL_JSON: &str = "model.json";
+pub const ENCODER_ONNX: &str = "encoder.onnx";
+pub const DECODER_ONNX: &str = "decoder.onnx";
+pub const FORMAT: &str = "gddsp-model";
+pub const VERSION: u32 = 1;
+
+/// One knob as `model.json` records it (the core's table at export time).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnobRecord {
+    pub name: String,
+    pub unit: String,
+    pub min: f32,
+    pub max: f32,
+    pub skew: String,
+    pub default: f32,
+}
+
+impl KnobRecord {
+    pub fn table() -> Vec<KnobRecord> {
+        KNOBS
+            .iter()
+            .map(|k| KnobRecord { name: k.name.into(), unit: k.unit.into(), min: k.min, max: k.max, skew: format!("{:?}", k.skew).to_lowercase(), default: k.default })
+            .collect()
+    }
+}
+
+/// `models/model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub format: String,
+    pub version: u32,
+    pub spec: ModelSpec,
+    pub z_dim: usize,
+    pub encoder_hidden: usize,
+    pub decoder_hidden: usize,
+    pub knobs: Vec<KnobRecord>,
+    pub normalization: Normalization,
+    /// What the model was trained on and how (corpus, steps, seed, losses).
+    pub training: serde_json::Value,
+    /// Its evaluation figures, when `gddsp-train eval` has run.
+    #[serde(default)]
+    pub eval: Option<serde_json::Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: the model file is missing ({hint})")]
+    Missing { path: PathBuf, hint: &'static str },
+    #[error("{path}: cannot read the model file: {detail}")]
+    Unreadable { path: PathBuf, detail: String },
+    #[error("{path}: the model file is corrupt or not a GDDSP model: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("{path}: the model does not match this version of GDDSP: {detail}")]
+    Mismatch { path: PathBuf, detail: String },
+    #[error("{0}")]
+    Audio(#[from] crate::AudioError),
+    #[error("{what}: {detail}")]
+    Input { what: String, detail: String },
+    #[error("running the model failed: {0}")]
+    Run(String),
+}
+
+const HINT: &str = "train and export one with `gddsp-train export RUN --out models/`, or point --model at a folder that has encoder.onnx, decoder.onnx and model.json";
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// The loaded model: its description and both networks, ready to run.
+pub struct Model {
+    pub info: ModelInfo,
+    pub dir: PathBuf,
+    encoder: Plan,
+    decoder: Plan,
+}
+
+/// What `analyze` hears in a reference clip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub knobs: Knobs,
+    /// Knob positions along their skews, table order.
+    pub positions: [f32; KNOB_COUNT],
+    pub z: Vec<f32>,
+    /// Seconds of reference audio analysed.
+    pub seconds: f64,
+    /// Wall time of the analysis (decode excluded), s.
+    pub elapsed_s: f64,
+}
+
+impl ModelInfo {
+    pub fn read(path: &Path) -> Result<ModelInfo, ModelError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ModelError::Missing { path: path.into(), hint: HINT }),
+            Err(e) => return Err(ModelError::Unreadable { path: path.into(), detail: e.to_string() }),
+        };
+        let info: ModelInfo = serde_json::from_str(&text).map_err(|e| ModelError::Corrupt { path: path.into(), detail: e.to_string() })?;
+        if info.format != FORMAT || info.version != VERSION {
+            return Err(ModelError::Mismatch { path: path.into(), detail: format!("format \"{}\" version {}, this build reads \"{FORMAT}\" version {VERSION}", info.format, info.version) });
+        }
+        if info.knobs != KnobRecord::table() {
+            return Err(ModelError::Mismatch { path: path.into(), detail: "its knob table differs from this build's (names, ranges or skews)".into() });
+        }
+        let n = &info.normalization;
+        let bad_stats = n.mfcc_mean.len() != info.spec.mfcc || n.mfcc_std.len() != info.spec.mfcc || n.echo_mean.len() != info.spec.echo.bins || n.echo_std.len() != info.spec.echo.bins;
+        if bad_stats || info.spec.noise_bands != info.spec.hop + 1 || info.spec.voices == 0 {
+            return Err(ModelError::Corrupt { path: path.into(), detail: "its spec and normalisation statistics do not fit together".into() });
+        }
+        Ok(info)
+    }
+}
+
+fn load_plan(path: &Path, inputs: &[&str], outputs: &[&str]) -> Result<Plan, ModelError> {
+    if !path.exists() {
+        return Err(ModelError::Missing { path: path.into(), hint: HINT });
+    }
+    let corrupt = |e: TractError| ModelError::Corrupt { path: path.into(), detail: format!("{e:#}").lines().next().unwrap_or("").to_string() };
+    let model = tract_onnx::onnx().model_for_path(path).map_err(corrupt)?;
+    let names_in: Vec<String> = model.input_outlets().map_err(corrupt)?.iter().map(|o| model.node(o.node).name.clone()).collect();
+    let names_out: Vec<String> = model.output_outlets().map_err(corrupt)?.iter().map(|o| model.node(o.node).name.clone()).collect();
+    if names_in != inputs || !outputs.iter().all(|o| names_out.iter().any(|n| n == o || n.ends_with(&format!("out_{o}")))) {
+        return Err(ModelError::Mismatch { path: path.into(), detail: format!("inputs {names_in:?} / outputs {names_out:?}, expected {inputs:?} / {outputs:?}") });
+    }
+    model.into_optimized().and_then(|m| m.into_runnable()).map_err(corrupt)
+}
+
+fn to_vec(t: &TValue) -> Result<Vec<f32>, ModelError> {
+    Ok(t.to_plain_array_view::<f32>().map_err(|e| ModelError::Run(e.to_string()))?.iter().copied().collect())
+}
+
+impl Model {
+    /// Loads `dir/model.json`, `dir/encoder.onnx` and `dir/decoder.onnx`.
+    pub fn load(dir: &Path) -> Result<Model, ModelError> {
+        let info = ModelInfo::read(&dir.join(MODEL_JSON))?;
+        let encoder = load_plan(&dir.join(ENCODER_ONNX), &["mfcc", "echo"], &["z", "knobs"])?;
+        let decoder = load_plan(&dir.join(DECODER_ONNX), &["controls", "z", "state"], &["amplitude", "harmonics", "noise", "state_out"])?;
+        Ok(Model { info, dir: dir.into(), encoder, decoder })
+    }
+
+    pub fn spec(&self) -> &ModelSpec {
+        &self.info.spec
+    }
+
+    /// z and knob positions from standardised encoder input (`[frames × M]`, `[E]`).
+    pub fn encode(&self, mfcc: &[f32], echo: &[f32]) -> Result<(Vec<f32>, [f32; KNOB_COUNT]), ModelError> {
+        let m = self.info.spec.mfcc;
+        let frames = mfcc.len() / m;
+        let mfcc = Tensor::from_shape(&[1, frames, m], mfcc).map_err(|e| ModelError::Run(e.to_string()))?;
+        let echo = Tensor::from_shape(&[1, echo.len()], echo).map_err(|e| ModelError::Run(e.to_string()))?;
+        let out = self.encoder.run(tvec![mfcc.into(), echo.into()]).map_err(|e| ModelError::Run(format!("{e:#}")))?;
+        let z = to_vec(&out[0])?;
+        let k = to_vec(&out[1])?;
+        let mut positions = [0f32; KNOB_COUNT];
+        for (p, v) in positions.iter_mut().zip(&k) {
+            *p = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
+        }
+        Ok((z, positions))
+    }
+
+    /// Knobs and z of a wet reference (any rate, any channel count: mixed to mono).
+    /// Needs at least half a second of sound.
+    pub fn analyze(&self, audio: &Audio) -> Result<Analysis, ModelError> {
+        let started = Instant::now();
+        let spec = &self.info.spec;
+        let mono = Audio::new(audio.sample_rate, vec![mean_channel(audio)]);
+        let at_rate = audio_io::resample(&mono, spec.sample_rate)?;
+        let x = &at_rate.channels[0];
+        let seconds = x.len() as f64 / spec.sample_rate as f64;
+        if seconds < 0.5 {
+            return Err(ModelError::Input { what: "the reference".into(), detail: format!("{seconds:.2} s is too short; give at least 0.5 s") });
+        }
+        let peak = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+        if !peak.is_finite() {
+            return Err(ModelError::Input { what: "the reference".into(), detail: "it holds NaN or infinite samples".into() });
+        }
+        if peak < 1e-4 {
+            return Err(ModelError::Input { what: "the reference".into(), detail: "it is silent (peak below −80 dBFS)".into() });
+        }
+        let mut input = encoder_input(x, spec);
+        standardise_encoder_input(&mut input.mfcc, &mut input.echo, &self.info.normalization);
+        let (z, positions) = self.encode(&input.mfcc, &input.echo)?;
+        Ok(Analysis { knobs: Knobs::from_normalized(&positions), positions, z, seconds, elapsed_s: started.elapsed().as_secs_f64() })
+    }
+
+    /// A streaming decoder with its GRU state at rest.
+    pub fn decoder(&self) -> DecoderStream {
+        let v = self.info.spec.voices;
+        DecoderStream { plan: self.decoder.clone(), state: vec![0.0; v * self.info.decoder_hidden], voices: v, hidden: self.info.decoder_hidden }
+    }
+
+    /// Synth frames for per-voice features (`spec.voices` channels) with the timbre `z`,
+    /// frame by frame through the streaming decoder.
+    pub fn decode_features(&self, features: &[ChannelFeatures], z: &[f32]) -> Result<Vec<SynthFrame>, ModelError> {
+        let spec = &self.info.spec;
+        if features.len() != spec.voices {
+            return Err(ModelError::Input { what: "the input".into(), detail: format!("{} pitch tracks for a {}-voice model", features.len(), spec.voices) });
+        }
+        let open = [82.41f32, 110.0, 146.83, 196.0, 246.94, 329.63];
+        let f0: Vec<Vec<f32>> = features.iter().enumerate().map(|(v, f)| held_f0(f, open[v.min(5)])).collect();
+        let frames = f0.first().map_or(0, Vec::len);
+        let mut stream = self.decoder();
+        let mut controls = vec![0f32; spec.voices * 3];
+        (0..frames)
+            .map(|t| {
+                for v in 0..spec.voices {
+                    controls[v * 3..v * 3 + 3].copy_from_slice(&decoder_frame(f0[v][t], features[v].loudness_db[t], features[v].confidence[t], &self.info.normalization));
+                }
+                let mut frame = stream.step(&controls, z)?;
+                frame.f0_hz = (0..spec.voices).map(|v| f0[v][t]).collect();
+                Ok(frame)
+            })
+            .collect()
+    }
+}
+
+/// The decoder, one control frame at a time, GRU state carried.
+pub struct DecoderStream {
+    plan: Plan,
+    state: Vec<f32>,
+    voices: usize,
+    hidden: usize,
+}
+
+impl DecoderStream {
+    /// One frame: `controls` `[V × 3]` (see [`controls`]) and `z` → synth controls (f0 left
+    /// at 0 for the caller to fill). Non-finite outputs become silence.
+    pub fn step(&mut self, controls: &[f32], z: &[f32]) -> Result<SynthFrame, ModelError> {
+        let run = |e: TractError| ModelError::Run(format!("{e:#}"));
+        let c = Tensor::from_shape(&[self.voices, 3], controls).map_err(run)?;
+        let zt = Tensor::from_shape(&[1, z.len()], z).map_err(run)?;
+        let s = Tensor::from_shape(&[self.voices, self.hidden], &self.state).map_err(run)?;
+        let out = self.plan.run(tvec![c.into(), zt.into(), s.into()]).map_err(run)?;
+        let finite = |v: Vec<f32>| v.into_iter().map(|x| if x.is_finite() { x } else { 0.0 }).collect::<Vec<f32>>();
+        self.state = finite(to_vec(&out[3])?);
+        Ok(SynthFrame { f0_hz: vec![0.0; self.voices], amplitude: finite(to_vec(&out[0])?), harmonics: finite(to_vec(&out[1])?), noise: finite(to_vec(&out[2])?) })
+    }
+
+    pub fn reset(&mut self) {
+        self.state.fill(0.0);
+    }
+}
+
+/// The channels' average (a stereo reference becomes its mid signal).
+fn mean_channel(audio: &Audio) -> Vec<f32> {
+    let n = audio.channels.len().max(1) as f32;
+    (0..audio.len()).map(|i| audio.channels.iter().map(|c| c[i]).sum::<f32>() / n).collect()
+}

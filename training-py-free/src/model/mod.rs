@@ -1,0 +1,74 @@
+//! The GDDSP model in burn: the z-encoder + FX decoder ([`encoder`]), the per-string synth
+//! decoder ([`decoder`]), and the differentiable synth and FX chain (`crate::ddsp`) that
+//! turn their outputs into the CLEAN and WET reconstructions.
+
+pub mod decoder;
+pub mod dense;
+pub mod encoder;
+pub mod gru;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use gddsp_core::ModelSpec;
+use serde::{Deserialize, Serialize};
+
+use crate::ddsp::filtered_noise::filtered_noise;
+use crate::ddsp::fx_chain::{denormalize, FxChainTwin};
+use crate::ddsp::harmonic::harmonic_bank;
+pub use decoder::{Decoded, Decoder};
+pub use encoder::Encoder;
+
+/// Sizes of the networks (chosen by measurement, see the README's model section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub spec: ModelSpec,
+    pub z_dim: usize,
+    pub encoder_hidden: usize,
+    pub decoder_hidden: usize,
+}
+
+impl ModelConfig {
+    /// The shipped sizes with `voices` oscillators (6; 1 for the monophonic ablation).
+    pub fn with_voices(voices: usize) -> Self {
+        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128 }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct DdspModel {
+    pub encoder: Encoder,
+    pub decoder: Decoder,
+}
+
+/// Everything one forward pass produces.
+pub struct Reconstruction {
+    pub z: Tensor<2>,
+    /// Knob positions `[B, 9]`.
+    pub knobs: Tensor<2>,
+    pub clean: Tensor<2>,
+    pub wet: Tensor<2>,
+}
+
+impl DdspModel {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        DdspModel { encoder: Encoder::new(cfg, device), decoder: Decoder::new(cfg, device) }
+    }
+
+    /// Synth controls → CLEAN audio `[B, F·hop]`: the oscillators at `f0_hz` `[B, V, F]`
+    /// plus noise filtered from `noise` `[B, (F+1)·hop]`.
+    pub fn render_clean(spec: &ModelSpec, decoded: &Decoded, f0_hz: Tensor<3>, noise: Tensor<2>) -> Tensor<2> {
+        harmonic_bank(f0_hz, decoded.amplitude.clone(), decoded.harmonics.clone(), spec.sample_rate as f32, spec.hop) + filtered_noise(decoded.noise.clone(), noise, spec.hop)
+    }
+
+    /// The whole model: encoder inputs of the wet clip, decoder controls `[B, V, F, 3]`,
+    /// oscillator f0 `[B, V, F]` and the noise stream → z, knobs, CLEAN and WET.
+    pub fn forward(&self, spec: &ModelSpec, chain: &FxChainTwin, mfcc: Tensor<3>, echo: Tensor<2>, controls: Tensor<4>, f0_hz: Tensor<3>, noise: Tensor<2>) -> Reconstruction {
+        let (z, knobs) = self.encoder.forward(mfcc, echo);
+        let [b, v, _, _] = controls.dims();
+        let state = Tensor::zeros([b * v, self.decoder.gru.hidden], &controls.device());
+        let decoded = self.decoder.forward(controls, z.clone(), state);
+        let clean = Self::render_clean(spec, &decoded, f0_hz, noise);
+        let wet = chain.forward(clean.clone(), denormalize(knobs.clone()));
+        Reconstruction { z, knobs, clean, wet }
+    }
+}

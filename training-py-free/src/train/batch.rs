@@ -1,0 +1,134 @@
+//! Batches: random crops of corpus clips for the two spectral losses, and knob-only
+//! examples re-rendered with fresh random knobs (the knob augmentation).
+//!
+//! The corpus holds one knob setting per group of four clips — about a hundred settings
+//! per training hour, too few to learn nine knobs from. The FX chain is ours, so a
+//! training clip's clean mix is sent through it again with new random knobs (the
+//! corpus's own distribution, [`random_knobs`]) for each knob example: every knob example
+//! is a setting the model has not heard. A producer thread renders them while the main
+//! thread trains; the batch for step `s` depends only on the seed and `s`.
+
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+
+use gddsp_core::analysis::encoder_input;
+use gddsp_core::fx::FxChain;
+use gddsp_core::inference::controls::{standardise_encoder_input, Normalization};
+use gddsp_core::knobs::{Knob, KNOB_COUNT};
+use gddsp_core::ModelSpec;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::dataset::{knob_mask, wet_of_crop, Prepared};
+use crate::data::corpus::random_knobs;
+
+pub fn step_rng(seed: u64, step: u64, stream: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ step.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ stream)
+}
+
+/// Encoder inputs and knob labels for `B` clips, as flat rows.
+#[derive(Debug, Clone)]
+pub struct KnobBatch {
+    pub mfcc: Vec<f32>,
+    pub frames: usize,
+    pub echo: Vec<f32>,
+    pub knobs: Vec<f32>,
+    pub mask: Vec<f32>,
+    pub size: usize,
+}
+
+impl KnobBatch {
+    /// Stacks clips, cut to the shortest one's frame count.
+    pub fn stack(items: &[(&[f32], &[f32], [f32; KNOB_COUNT])], spec: &ModelSpec, mask_threshold: f32) -> KnobBatch {
+        let frames = items.iter().map(|(m, _, _)| m.len() / spec.mfcc).min().unwrap_or(0);
+        let mut b = KnobBatch { mfcc: vec![], frames, echo: vec![], knobs: vec![], mask: vec![], size: items.len() };
+        for (m, e, k) in items {
+            b.mfcc.extend_from_slice(&m[..frames * spec.mfcc]);
+            b.echo.extend_from_slice(e);
+            b.knobs.extend_from_slice(k);
+            b.mask.extend_from_slice(&knob_mask(k, mask_threshold));
+        }
+        b
+    }
+}
+
+/// One crop per clip for the spectral losses.
+#[derive(Debug, Clone)]
+pub struct SynthBatch {
+    pub encoder: KnobBatch,
+    /// `[B, V, F, 3]`, `[B, V, F]`
+    pub controls: Vec<f32>,
+    pub f0: Vec<f32>,
+    pub clean: Vec<f32>,
+    pub wet: Vec<f32>,
+    pub frames: usize,
+    pub voices: usize,
+}
+
+/// A random crop start for a clip of `clip_frames` (leaving one frame after the crop).
+pub fn random_start(clip_frames: usize, frames: usize, rng: &mut impl Rng) -> usize {
+    rng.random_range(0..=clip_frames.saturating_sub(frames + 1))
+}
+
+/// Crops of `frames` control frames: `(clip, first frame)` each.
+pub fn synth_batch(set: &[Prepared], picks: &[(usize, usize)], frames: usize, spec: &ModelSpec) -> SynthBatch {
+    let hop = spec.hop;
+    let voices = spec.voices;
+    let mut batch = SynthBatch { encoder: KnobBatch::stack(&[], spec, 1e-6), controls: vec![], f0: vec![], clean: vec![], wet: vec![], frames, voices };
+    let mut enc = Vec::new();
+    for &(i, start) in picks {
+        let p = &set[i];
+        for v in 0..voices {
+            batch.controls.extend_from_slice(&p.controls[v][start * 3..(start + frames) * 3]);
+            batch.f0.extend_from_slice(&p.f0[v][start..start + frames]);
+        }
+        let clean = &p.clean_mix[start * hop..(start + frames) * hop];
+        batch.clean.extend_from_slice(clean);
+        batch.wet.extend(wet_of_crop(clean, &p.knobs, spec.sample_rate));
+        enc.push((p.mfcc.as_slice(), p.echo.as_slice(), p.knobs));
+    }
+    batch.encoder = KnobBatch::stack(&enc, spec, 1e-6);
+    batch
+}
+
+/// A knob example: `seconds` of a clip's clean mix (from a random start) through new
+/// random knobs.
+pub fn augmented(p: &Prepared, seconds: f64, rng: &mut impl Rng, spec: &ModelSpec, norm: &Normalization, echo_on: bool) -> (Vec<f32>, Vec<f32>, [f32; KNOB_COUNT]) {
+    let (knobs, _) = random_knobs(rng);
+    let len = ((seconds * spec.sample_rate as f64) as usize).min(p.clean_mix.len());
+    let start = rng.random_range(0..=p.clean_mix.len() - len);
+    let mut wet = vec![p.clean_mix[start..start + len].to_vec()];
+    FxChain::render_offline(spec.sample_rate as f32, &knobs, &mut wet);
+    let mut input = encoder_input(&wet[0], spec);
+    standardise_encoder_input(&mut input.mfcc, &mut input.echo, norm);
+    if !echo_on {
+        input.echo.fill(0.0);
+    }
+    let mut u = [0f32; KNOB_COUNT];
+    for (j, k) in Knob::ALL.iter().enumerate() {
+        u[j] = k.spec().normalize(knobs.get(*k)).clamp(0.0, 1.0);
+    }
+    (input.mfcc, input.echo, u)
+}
+
+/// Knob examples last 3 s to the whole clip (one length per batch), so the encoder
+/// meets clips of many lengths, as `gddsp analyze` does.
+pub const KNOB_MIN_SECONDS: f64 = 3.0;
+
+/// Starts the producer of knob batches for steps `first..last`, in order.
+pub fn knob_batches(set: Arc<Vec<Prepared>>, norm: Normalization, spec: ModelSpec, seed: u64, first: u64, last: u64, size: usize, echo_on: bool) -> Receiver<KnobBatch> {
+    let (tx, rx) = sync_channel(4);
+    std::thread::spawn(move || {
+        for step in first..last {
+            let mut rng = step_rng(seed, step, 2);
+            let longest = set.iter().map(|p| p.clean_mix.len()).min().unwrap_or(0) as f64 / spec.sample_rate as f64;
+            let seconds = rng.random_range(KNOB_MIN_SECONDS.min(longest)..=longest);
+            let items: Vec<_> = (0..size).map(|_| augmented(&set[rng.random_range(0..set.len())], seconds, &mut rng, &spec, &norm, echo_on)).collect();
+            let refs: Vec<_> = items.iter().map(|(m, e, k)| (m.as_slice(), e.as_slice(), *k)).collect();
+            if tx.send(KnobBatch::stack(&refs, &spec, 1e-6)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}

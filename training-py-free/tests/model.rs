@@ -1,0 +1,194 @@
+//! The model end to end on a tiny plucked-string corpus: training (both stages, metrics,
+//! checkpoints, resume), ONNX export checked against burn through tract, the CLI's
+//! `analyze`, evaluation, and clear errors for missing or corrupt model files.
+
+use std::path::PathBuf;
+
+use burn::tensor::Tensor;
+use gddsp_core::inference::{Model, Normalization, DECODER_ONNX, ENCODER_ONNX, MODEL_JSON};
+use gddsp_core::knobs::KNOB_COUNT;
+use gddsp_train::data::corpus::{generate, CorpusConfig};
+use gddsp_train::ddsp::{device, tensor, values};
+use gddsp_train::export::{export, LoadedRun};
+use gddsp_train::model::{DdspModel, ModelConfig};
+use gddsp_train::train::TrainConfig;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gddsp-model-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn unit_stats(cfg: &ModelConfig) -> Normalization {
+    Normalization {
+        mfcc_mean: vec![0.0; cfg.spec.mfcc],
+        mfcc_std: vec![1.0; cfg.spec.mfcc],
+        echo_mean: vec![0.0; cfg.spec.echo.bins],
+        echo_std: vec![1.0; cfg.spec.echo.bins],
+        f0_midi_mean: 55.0,
+        f0_midi_std: 10.0,
+        f0_midi_p5: 40.0,
+        f0_midi_p95: 76.0,
+        loudness_db_mean: -60.0,
+        loudness_db_std: 20.0,
+        voiced_loudness_db_p5: -50.0,
+        voiced_loudness_db_p95: -10.0,
+    }
+}
+
+fn random(rng: &mut Xoshiro256PlusPlus, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+}
+
+/// A randomly initialised model exported to `dir`.
+fn exported(dir: &PathBuf) -> (DdspModel, ModelConfig) {
+    let cfg = ModelConfig::with_voices(6);
+    let model = DdspModel::new(&cfg, &device());
+    let mut train = TrainConfig::new(dir.join("no-data"));
+    train.model = cfg.clone();
+    let run = LoadedRun { config: train, norm: unit_stats(&cfg), model, checkpoint: dir.join("random.bpk") };
+    export(&run, dir, None).unwrap();
+    (run.model, cfg)
+}
+
+#[test]
+fn exported_onnx_runs_in_tract_as_burn_runs_it() {
+    let dir = tmp("parity");
+    let (model, cfg) = exported(&dir);
+    let loaded = Model::load(&dir).unwrap();
+    let d = device();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+
+    // Encoder: 57 frames (any count works: the ONNX frame axis is symbolic).
+    let frames = 57;
+    let mfcc = random(&mut rng, frames * cfg.spec.mfcc);
+    let echo = random(&mut rng, cfg.spec.echo.bins);
+    let (z_b, k_b) = model.encoder.forward(tensor(mfcc.clone(), [1, frames, cfg.spec.mfcc], &d), tensor(echo.clone(), [1, cfg.spec.echo.bins], &d));
+    let (z_t, k_t) = loaded.encode(&mfcc, &echo).unwrap();
+    let (z_b, k_b) = (values(z_b), values(k_b));
+    assert_eq!(k_t.len(), KNOB_COUNT);
+    let enc_err = max_diff(&z_b, &z_t).max(max_diff(&k_b, &k_t));
+    eprintln!("encoder burn vs tract: max abs error {enc_err:e}");
+    assert!(enc_err < 1e-4, "encoder burn vs tract: {enc_err}");
+
+    // Decoder: 25 frames streamed one at a time vs burn over the whole sequence.
+    let f = 25;
+    let v = cfg.spec.voices;
+    let controls = random(&mut rng, v * f * 3);
+    let dec = model.decoder.forward(tensor(controls.clone(), [1, v, f, 3], &d), tensor(z_b.clone(), [1, cfg.z_dim], &d), Tensor::zeros([v, cfg.decoder_hidden], &d));
+    let (amp, harm, noise) = (values(dec.amplitude), values(dec.harmonics), values(dec.noise));
+    let k = cfg.spec.harmonics;
+    let bands = cfg.spec.noise_bands;
+    let mut stream = loaded.decoder();
+    let mut worst = 0f32;
+    for t in 0..f {
+        let frame: Vec<f32> = (0..v).flat_map(|s| controls[(s * f + t) * 3..(s * f + t) * 3 + 3].to_vec()).collect();
+        let out = stream.step(&frame, &z_b).unwrap();
+        let amp_b: Vec<f32> = (0..v).map(|s| amp[s * f + t]).collect();
+        let harm_b: Vec<f32> = (0..v).flat_map(|s| harm[(s * f + t) * k..(s * f + t + 1) * k].to_vec()).collect();
+        worst = worst.max(max_diff(&amp_b, &out.amplitude)).max(max_diff(&harm_b, &out.harmonics)).max(max_diff(&noise[t * bands..(t + 1) * bands], &out.noise));
+    }
+    eprintln!("decoder burn vs tract, {f} streamed frames: max abs error {worst:e}");
+    assert!(worst < 1e-4, "decoder burn vs tract over {f} streamed frames: {worst}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn missing_or_corrupt_model_files_are_named() {
+    let dir = tmp("broken");
+    exported(&dir);
+    let err = |dir: &PathBuf| Model::load(dir).err().expect("the load must fail").to_string();
+
+    std::fs::write(dir.join(ENCODER_ONNX), b"not a protobuf at all").unwrap();
+    let e = err(&dir);
+    assert!(e.contains(ENCODER_ONNX) && e.contains("corrupt"), "{e}");
+
+    std::fs::remove_file(dir.join(DECODER_ONNX)).unwrap();
+    exported(&dir); // restore, then remove the decoder alone
+    std::fs::remove_file(dir.join(DECODER_ONNX)).unwrap();
+    let e = err(&dir);
+    assert!(e.contains(DECODER_ONNX) && e.contains("missing"), "{e}");
+
+    exported(&dir);
+    let json = std::fs::read_to_string(dir.join(MODEL_JSON)).unwrap().replace("distortion.drive_db", "distortion.gain_db");
+    std::fs::write(dir.join(MODEL_JSON), json).unwrap();
+    let e = err(&dir);
+    assert!(e.contains(MODEL_JSON) && e.contains("knob table"), "{e}");
+
+    std::fs::write(dir.join(MODEL_JSON), "{ truncated").unwrap();
+    let e = err(&dir);
+    assert!(e.contains(MODEL_JSON) && e.contains("corrupt"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn run(args: &[&str]) -> String {
+    let mut out = Vec::new();
+    gddsp_train::cli::run(std::iter::once("gddsp-train").chain(args.iter().copied()), &mut out).unwrap_or_else(|e| panic!("{args:?}: {e:?}"));
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
+    let data = tmp("corpus");
+    let mut cc = CorpusConfig::new(data.clone(), 24.0 / 3600.0, 3);
+    cc.pluck = true;
+    cc.clip_seconds = 4.0;
+    cc.group_size = 2;
+    generate(&cc, &mut |_| {}).unwrap();
+    let runs = tmp("run");
+    let r = runs.to_str().unwrap();
+    let d = data.to_str().unwrap();
+    let common = ["--data", d, "--out", r, "--knob-steps", "2", "--epoch-steps", "2", "--batch", "2", "--knob-batch", "2", "--crop", "0.5", "--seed", "4"];
+    let mut first: Vec<&str> = vec!["train", "--steps", "4"];
+    first.extend(common);
+    run(&first);
+    let lines = |p: &PathBuf| std::fs::read_to_string(p.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).collect::<Vec<_>>();
+    let m = lines(&runs);
+    assert_eq!(m.len(), 2, "{m:?}");
+    assert_eq!(m[0]["stage"], "knob");
+    assert_eq!(m[1]["stage"], "joint");
+    for key in ["train_clean_mss", "train_wet_mss"] {
+        let v = m[1][key].as_f64().unwrap();
+        assert!(v.is_finite() && v > 0.0, "{key} = {v}");
+    }
+    let knob = m[1]["valid"]["knob_mae"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&knob), "knob MAE {knob}");
+    assert!(runs.join("checkpoint/model.bpk").exists() && runs.join("best.bpk").exists());
+
+    // Resume to 6 steps: one more validation line, continuing at step 6.
+    let mut more: Vec<&str> = vec!["train", "--steps", "6", "--resume"];
+    more.extend(common);
+    run(&more);
+    let m = lines(&runs);
+    assert_eq!(m.len(), 3);
+    assert_eq!(m[2]["step"], 6);
+
+    let models = tmp("exported");
+    run(&["export", r, "--out", models.to_str().unwrap()]);
+    let wet = std::fs::read_dir(data.join("test")).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().ends_with("_wet.wav")).unwrap();
+    let mut out = Vec::new();
+    gddsp_cli::run(["gddsp", "analyze", wet.to_str().unwrap(), "--json", "--model", models.to_str().unwrap()], &mut out).unwrap();
+    let a: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(a["knobs"].as_object().unwrap().len(), KNOB_COUNT);
+    assert_eq!(a["z"].as_array().unwrap().len(), ModelConfig::with_voices(6).z_dim);
+    assert!((a["seconds"].as_f64().unwrap() - 4.0).abs() < 0.01, "{}", a["seconds"]);
+
+    let report = run(&["eval", "--model", models.to_str().unwrap(), "--data", d, "--split", "test", "--limit", "2"]);
+    assert!(report.contains("## Knobs"), "{report}");
+    let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(e["clips"], 2);
+    assert!(e["clean_mss"]["model"].as_f64().unwrap() > 0.0);
+    assert!(models.join("eval_knobs.png").exists() && models.join("eval_spectrograms.png").exists());
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join(MODEL_JSON)).unwrap()).unwrap();
+    assert_eq!(info["eval"]["clips"], 2, "model.json carries the evaluation");
+    for dir in [data, runs, models] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
