@@ -137,6 +137,15 @@ enum Command {
         /// Start the encoder from another run's encoder_after_knob_stage.bpk (no warm-up).
         #[arg(long)]
         init_encoder: Option<PathBuf>,
+        /// Stop after this step (the schedule still spans --steps); resume to go on.
+        #[arg(long)]
+        stop_after: Option<u64>,
+        /// Share of the spectral losses' gradient reaching the encoder through z.
+        #[arg(long, default_value_t = 0.05)]
+        z_grad: f32,
+        /// Share of the wet loss's gradient reaching the encoder through the knobs.
+        #[arg(long, default_value_t = 0.0)]
+        knob_grad: f32,
     },
     /// Exports a run as encoder.onnx, decoder.onnx and model.json.
     Export {
@@ -297,7 +306,7 @@ where
                 return Err(anyhow::anyhow!("a block is outside its parity bound").into());
             }
         }
-        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, init_encoder } => {
+        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, init_encoder, z_grad, knob_grad, stop_after } => {
             if voices != 1 && voices != 6 {
                 return Err(anyhow::anyhow!("--voices must be 6 or 1").into());
             }
@@ -322,8 +331,10 @@ where
                 cfg.warmup = 0;
             }
             cfg.init_encoder = init_encoder;
+            cfg.z_grad = z_grad;
+            cfg.knob_grad = knob_grad;
             cfg.model = ModelConfig::with_voices(voices);
-            let summary = train(&cfg, &run, resume, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
+            let summary = train(&cfg, &run, resume, stop_after, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
             writeln!(out, "trained {} steps in {:.0} s; best validation score {:.4}; run in {}", summary.steps, summary.seconds, summary.best_valid.unwrap_or(f64::NAN), run.display()).context("writing to stdout")?;
         }
         Command::Export { run, out: dir } => {

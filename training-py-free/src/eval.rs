@@ -69,12 +69,19 @@ fn mix(ex: &Example) -> Vec<f32> {
 
 /// One model's reconstruction of a clip: CLEAN from `features` with `z`, WET with `knobs`.
 fn reconstruct(model: &Model, features: &[gddsp_core::analysis::ChannelFeatures], z: &[f32], knobs: &Knobs) -> Result<(Vec<f32>, Vec<f32>), String> {
+    reconstruct_timed(model, features, z, knobs).map(|(c, w, _)| (c, w))
+}
+
+/// [`reconstruct`], also returning the decoder's time per control frame (s).
+fn reconstruct_timed(model: &Model, features: &[gddsp_core::analysis::ChannelFeatures], z: &[f32], knobs: &Knobs) -> Result<(Vec<f32>, Vec<f32>, f64), String> {
     let spec = model.spec();
+    let t0 = std::time::Instant::now();
     let frames = model.decode_features(features, z).map_err(|e| e.to_string())?;
+    let per_frame = t0.elapsed().as_secs_f64() / frames.len().max(1) as f64;
     let clean = Synth::render(spec, spec.sample_rate as f32, 1, &frames);
     let mut wet = vec![clean.clone()];
     FxChain::render_offline(spec.sample_rate as f32, knobs, &mut wet);
-    Ok((clean, wet.pop().expect("one channel")))
+    Ok((clean, wet.pop().expect("one channel"), per_frame))
 }
 
 /// What one model makes of one clip.
@@ -85,6 +92,7 @@ struct Heard {
     clean: Vec<f32>,
     wet: Vec<f32>,
     seconds: f64,
+    decoder_s_per_frame: f64,
 }
 
 fn hear(model: &Model, ex: &Example, clean_mix: &[f32]) -> Result<Heard, String> {
@@ -92,8 +100,8 @@ fn hear(model: &Model, ex: &Example, clean_mix: &[f32]) -> Result<Heard, String>
     let wet = Audio::new(ex.sample_rate, vec![ex.wet.clone().expect("wet checked")]);
     let a = model.analyze(&wet).map_err(|e| format!("{}: {e}", ex.name))?;
     let features = if spec.voices == 1 { vec![channel_features(clean_mix, spec)] } else { ex.features.clone() };
-    let (clean, wet) = reconstruct(model, &features, &a.z, &a.knobs)?;
-    Ok(Heard { positions: a.positions, z: a.z, knobs: a.knobs, clean, wet, seconds: a.elapsed_s })
+    let (clean, wet, per_frame) = reconstruct_timed(model, &features, &a.z, &a.knobs)?;
+    Ok(Heard { positions: a.positions, z: a.z, knobs: a.knobs, clean, wet, seconds: a.elapsed_s, decoder_s_per_frame: per_frame })
 }
 
 /// Per-knob absolute errors under the counting rule.
@@ -183,6 +191,7 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
     let mut scatter: Vec<Vec<(f32, f32)>> = vec![vec![]; KNOB_COUNT];
     let (mut clean_d, mut wet_d, mut clean_mono, mut wet_mono, mut clean_co, mut wet_co) = (vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut analysis_s = vec![];
+    let mut decoder_s = vec![];
     let mut heard: Vec<(Heard, Option<Heard>)> = Vec::new();
     let mut first_plot: Option<(Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, String)> = None;
     for (i, ex) in examples.iter().enumerate() {
@@ -202,6 +211,7 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
         clean_d.push(mss(&h.clean, &mixed));
         wet_d.push(mss(&h.wet, wet_ref));
         analysis_s.push(h.seconds);
+        decoder_s.push(h.decoder_s_per_frame);
         if first_plot.is_none() {
             first_plot = Some((mixed.clone(), h.clean.clone(), wet_ref.clone(), h.wet.clone(), ex.name.clone()));
         }
@@ -272,6 +282,7 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
         "wet_mss": { "model": mean(&wet_d), "one_oscillator": mean(&wet_mono), "clean_loss_only": mean(&wet_co) },
         "tone_clone_mss": { "pairs": clone_model.len(), "model": mean(&clone_model), "dry_input": mean(&clone_dry), "one_oscillator": mean(&clone_mono) },
         "analysis_seconds_per_clip": mean(&analysis_s),
+        "decoder_microseconds_per_frame": mean(&decoder_s).map(|s| s * 1e6),
     });
 
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
@@ -323,6 +334,7 @@ pub fn markdown(r: &Value) -> String {
     s += &format!("| clean | {} | {} | {} |\n", fmt(&r["clean_mss"]["model"]), fmt(&r["clean_mss"]["one_oscillator"]), fmt(&r["clean_mss"]["clean_loss_only"]));
     s += &format!("| wet | {} | {} | {} |\n", fmt(&r["wet_mss"]["model"]), fmt(&r["wet_mss"]["one_oscillator"]), fmt(&r["wet_mss"]["clean_loss_only"]));
     s += &format!("\n## Tone clone ({} pairs: clip A's notes with z and knobs from clip B of the same group, vs A's true wet render)\n\n| model | dry input | one oscillator |\n|---|---|---|\n| {} | {} | {} |\n", r["tone_clone_mss"]["pairs"], fmt(&r["tone_clone_mss"]["model"]), fmt(&r["tone_clone_mss"]["dry_input"]), fmt(&r["tone_clone_mss"]["one_oscillator"]));
+    s += &format!("\nDecoder (tract, streamed, six strings): {} µs per control frame.\n", fmt(&r["decoder_microseconds_per_frame"]));
     s += &format!("\nAnalysis time per clip (tract, decode excluded): {} s.\n\n![spectrograms](eval_spectrograms.png)\n\n![knobs](eval_knobs.png)\n", fmt(&r["analysis_seconds_per_clip"]));
     s
 }

@@ -3,9 +3,9 @@
 //! * `cargo xtask perf-table` — builds `gddsp` in release, runs `gddsp bench --json` and
 //!   prints the README's performance rows from what it measured.
 //! * `cargo xtask train-model [CORPUS] [RUNS]` — the shipped model from nothing, one
-//!   command: the 1-hour corpus (seed 7, if CORPUS has none), the main run (seed 1), the
-//!   two ablations started from its knob stage and trained beside its joint stage, the
-//!   exports (the main one into `models/`) and the evaluation report in `models/`.
+//!   command: the 1-hour corpus (seed 7, if CORPUS has none), the knob stage (seed 1), the
+//!   main joint run and the two ablations from its encoder side by side, the exports (the
+//!   main one into `models/`) and the evaluation report in `models/`.
 
 use std::process::Command;
 
@@ -37,10 +37,13 @@ fn perf_table() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The shipped model's recipe (see the README's model section for what each step costs).
-pub const MAIN_STEPS: &str = "2600";
+/// The shipped model's recipe: a knob stage (encoder + FX decoder on the knob loss), then
+/// three joint runs from its encoder, identical but for the ablated bit, side by side.
 pub const KNOB_STEPS: &str = "2000";
-pub const ABLATION_STEPS: &str = "600";
+pub const JOINT_STEPS: &str = "400";
+/// The shipped checkpoints are step 200 of the 400-step schedule (the session's time ran
+/// out); `--stop-after` reproduces exactly that.
+pub const JOINT_STOP: &str = "200";
 
 fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
     let status = Command::new(env!("CARGO")).args(["build", "--release", "-p", "gddsp-train"]).status().context("building gddsp-train")?;
@@ -59,31 +62,23 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
     if !std::path::Path::new(&corpus).join("manifest.json").exists() {
         run(&["data", "--out", &corpus, "--hours", "1", "--seed", "7"])?;
     }
-    let main = format!("{runs}/main");
-    let encoder = format!("{main}/encoder_after_knob_stage.bpk");
-    eprintln!("+ gddsp-train train --data {corpus} --out {main} --seed 1 --steps {MAIN_STEPS} --knob-steps {KNOB_STEPS} (in the background)");
-    let mut main_run = Command::new(&bin).args(["train", "--data", &corpus, "--out", &main, "--seed", "1", "--steps", MAIN_STEPS, "--knob-steps", KNOB_STEPS]).spawn().context("starting the main run")?;
-    while !std::path::Path::new(&encoder).exists() {
-        if let Some(status) = main_run.try_wait()? {
-            bail!("the main run ended ({status}) before its knob stage did");
-        }
-        std::thread::sleep(std::time::Duration::from_secs(10));
-    }
-    let ablation = |name: &str, extra: &[&str]| -> anyhow::Result<std::process::Child> {
+    let knobs = format!("{runs}/knobs");
+    run(&["train", "--data", &corpus, "--out", &knobs, "--seed", "1", "--steps", KNOB_STEPS, "--knob-steps", KNOB_STEPS])?;
+    let encoder = format!("{knobs}/encoder_after_knob_stage.bpk");
+    let joint = |name: &str, extra: &[&str]| -> anyhow::Result<std::process::Child> {
         let out = format!("{runs}/{name}");
-        let mut args = vec!["train", "--data", &corpus, "--out", &out, "--seed", "1", "--steps", ABLATION_STEPS, "--knob-steps", "0", "--init-encoder", &encoder];
+        let mut args = vec!["train", "--data", &corpus, "--out", &out, "--seed", "1", "--steps", JOINT_STEPS, "--stop-after", JOINT_STOP, "--knob-steps", "0", "--init-encoder", &encoder];
         args.extend_from_slice(extra);
         eprintln!("+ gddsp-train {} (in the background)", args.join(" "));
         Command::new(&bin).args(&args).spawn().with_context(|| format!("starting the {name} run"))
     };
-    let mut mono = ablation("mono", &["--voices", "1"])?;
-    let mut clean_only = ablation("clean-only", &["--wet-weight", "0"])?;
-    for (name, child) in [("main", &mut main_run), ("mono", &mut mono), ("clean-only", &mut clean_only)] {
+    let mut children = [("main", joint("main", &[])?), ("mono", joint("mono", &["--voices", "1"])?), ("clean-only", joint("clean-only", &["--wet-weight", "0"])?)];
+    for (name, child) in children.iter_mut() {
         if !child.wait()?.success() {
             bail!("the {name} run failed");
         }
     }
-    run(&["export", &main, "--out", "models"])?;
+    run(&["export", &format!("{runs}/main"), "--out", "models"])?;
     run(&["export", &format!("{runs}/mono"), "--out", &format!("{runs}/mono/export")])?;
     run(&["export", &format!("{runs}/clean-only"), "--out", &format!("{runs}/clean-only/export")])?;
     run(&["eval", "--model", "models", "--data", &corpus, "--split", "test", "--mono", &format!("{runs}/mono/export"), "--clean-only", &format!("{runs}/clean-only/export")])

@@ -34,6 +34,21 @@ impl ModelConfig {
     }
 }
 
+/// How much of the spectral losses' gradient reaches the encoder (see [`DdspModel::forward`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GradScale {
+    pub z: f32,
+    pub knobs: f32,
+}
+
+/// `x` in the forward pass, `s·∂L/∂x` in the backward pass.
+pub fn scale_grad<const D: usize>(x: Tensor<D>, s: f32) -> Tensor<D> {
+    if s == 1.0 {
+        return x;
+    }
+    x.clone().detach().mul_scalar(1.0 - s) + x.mul_scalar(s)
+}
+
 #[derive(Module, Debug)]
 pub struct DdspModel {
     pub encoder: Encoder,
@@ -62,13 +77,15 @@ impl DdspModel {
 
     /// The whole model: encoder inputs of the wet clip, decoder controls `[B, V, F, 3]`,
     /// oscillator f0 `[B, V, F]` and the noise stream → z, knobs, CLEAN and WET.
-    pub fn forward(&self, spec: &ModelSpec, chain: &FxChainTwin, mfcc: Tensor<3>, echo: Tensor<2>, controls: Tensor<4>, f0_hz: Tensor<3>, noise: Tensor<2>) -> Reconstruction {
+    /// `grad` scales the spectral losses' gradients where they enter the encoder (through
+    /// z into the decoder, through the knobs into the FX chain); the values are unchanged.
+    pub fn forward(&self, spec: &ModelSpec, chain: &FxChainTwin, mfcc: Tensor<3>, echo: Tensor<2>, controls: Tensor<4>, f0_hz: Tensor<3>, noise: Tensor<2>, grad: GradScale) -> Reconstruction {
         let (z, knobs) = self.encoder.forward(mfcc, echo);
         let [b, v, _, _] = controls.dims();
         let state = Tensor::zeros([b * v, self.decoder.gru.hidden], &controls.device());
-        let decoded = self.decoder.forward(controls, z.clone(), state);
+        let decoded = self.decoder.forward(controls, scale_grad(z.clone(), grad.z), state);
         let clean = Self::render_clean(spec, &decoded, f0_hz, noise);
-        let wet = chain.forward(clean.clone(), denormalize(knobs.clone()));
+        let wet = chain.forward(clean.clone(), denormalize(scale_grad(knobs.clone(), grad.knobs)));
         Reconstruction { z, knobs, clean, wet }
     }
 }
