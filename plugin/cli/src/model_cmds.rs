@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use serde_json::{json, Map, Value};
 
-use gddsp_core::analysis::{pitch::STANDARD_OPEN_MIDI, string_features, ChannelFeatures};
+use gddsp_core::analysis::{pitch::open_string_hz, string_features, ChannelFeatures};
 use gddsp_core::audio_io::{self, Audio};
 use gddsp_core::fx::FxChain;
 use gddsp_core::inference::{Analysis, Model};
@@ -75,7 +75,6 @@ pub fn mono_to_strings(signal: &[f32], spec: &ModelSpec) -> Vec<ChannelFeatures>
     let mono = gddsp_core::analysis::channel_features(signal, spec);
     let frames = mono.f0_hz.len();
     let mut strings = vec![ChannelFeatures { f0_hz: vec![0.0; frames], confidence: vec![0.0; frames], loudness_db: vec![gddsp_core::analysis::loudness::FLOOR_DB; frames] }; spec.voices];
-    let open_hz = |s: usize| 440.0 * 2f32.powf((STANDARD_OPEN_MIDI[s.min(5)] as f32 - 69.0) / 12.0);
     let mut current: Option<usize> = None;
     for t in 0..frames {
         let f = mono.f0_hz[t];
@@ -83,10 +82,10 @@ pub fn mono_to_strings(signal: &[f32], spec: &ModelSpec) -> Vec<ChannelFeatures>
             current = None;
             continue;
         }
-        let reach = |s: usize| f >= open_hz(s) * 0.97 && f <= open_hz(s) * 4.0;
+        let reach = |s: usize| f >= open_string_hz(s) * 0.97 && f <= open_string_hz(s) * 4.0;
         let s = match current {
             Some(s) if reach(s) => s,
-            _ => (0..spec.voices).rev().find(|&s| f >= open_hz(s) * 0.97).unwrap_or(0),
+            _ => (0..spec.voices).rev().find(|&s| f >= open_string_hz(s) * 0.97).unwrap_or(0),
         };
         current = Some(s);
         strings[s].f0_hz[t] = f;

@@ -4,13 +4,12 @@
 
 use std::path::Path;
 
-use gddsp_core::analysis::{channel_features, encoder_input, pitch::STANDARD_OPEN_MIDI, ChannelFeatures};
+use gddsp_core::analysis::{channel_features, encoder_input, pitch::open_string_hz, ChannelFeatures};
 use gddsp_core::fx::FxChain;
 use gddsp_core::inference::controls::{decoder_inputs, held_f0, hz_to_midi, standardise_encoder_input, Normalization, VOICED};
 use gddsp_core::knobs::{Knob, Knobs, KNOB_COUNT};
 use gddsp_core::ModelSpec;
 
-use crate::data::notes::midi_to_hz;
 use crate::data::pairs::load_pairs;
 use crate::data::{DataError, Example, LoadOptions};
 
@@ -133,11 +132,7 @@ pub fn statistics(train: &[Prepared], spec: &ModelSpec) -> Normalization {
 
 /// Open-string pitch of voice `v` (what a string that never sounds holds).
 pub fn open_hz(voices: usize, v: usize) -> f32 {
-    if voices == 1 {
-        midi_to_hz(STANDARD_OPEN_MIDI[0] as f64) as f32
-    } else {
-        midi_to_hz(STANDARD_OPEN_MIDI[v] as f64) as f32
-    }
+    open_string_hz(if voices == 1 { 0 } else { v })
 }
 
 /// Fills the decoder controls and standardises the encoder input with `norm`.

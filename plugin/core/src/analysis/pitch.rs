@@ -38,6 +38,11 @@ pub struct Yin {
 /// MIDI notes of the open strings in standard tuning, low E first.
 pub const STANDARD_OPEN_MIDI: [u8; 6] = [40, 45, 50, 55, 59, 64];
 
+/// Open-string pitch of string `string` (0 = low E, standard tuning), Hz.
+pub fn open_string_hz(string: usize) -> f32 {
+    440.0 * 2f32.powf((STANDARD_OPEN_MIDI[string.min(5)] as f32 - 69.0) / 12.0)
+}
+
 /// The f0 range one string of a hexaphonic pickup can sound, Hz: from three semitones
 /// below its standard open note (drop and E♭ tunings, bends released down) to a bend of
 /// two semitones at the 24th fret, within [`F_MIN`, `F_MAX`].

@@ -15,6 +15,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::*;
 
+use crate::analysis::pitch::open_string_hz;
 use crate::analysis::{encoder_input, ChannelFeatures};
 use crate::audio_io::{self, Audio};
 use crate::knobs::{Knobs, KNOBS, KNOB_COUNT};
@@ -218,8 +219,7 @@ impl Model {
         if features.len() != spec.voices {
             return Err(ModelError::Input { what: "the input".into(), detail: format!("{} pitch tracks for a {}-voice model", features.len(), spec.voices) });
         }
-        let open = [82.41f32, 110.0, 146.83, 196.0, 246.94, 329.63];
-        let f0: Vec<Vec<f32>> = features.iter().enumerate().map(|(v, f)| held_f0(f, open[v.min(5)])).collect();
+        let f0: Vec<Vec<f32>> = features.iter().enumerate().map(|(v, f)| held_f0(f, open_string_hz(v))).collect();
         let frames = f0.first().map_or(0, Vec::len);
         let mut stream = self.decoder();
         let mut controls = vec![0f32; spec.voices * 3];
