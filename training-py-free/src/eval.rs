@@ -56,11 +56,7 @@ pub fn mss(a: &[f32], b: &[f32]) -> f64 {
 }
 
 fn positions(k: &Knobs) -> [f32; KNOB_COUNT] {
-    let mut u = [0f32; KNOB_COUNT];
-    for (i, knob) in Knob::ALL.iter().enumerate() {
-        u[i] = knob.spec().normalize(k.get(*knob)).clamp(0.0, 1.0);
-    }
-    u
+    k.normalized().map(|u| u.clamp(0.0, 1.0))
 }
 
 fn mix(ex: &Example) -> Vec<f32> {

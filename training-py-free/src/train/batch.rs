@@ -14,7 +14,7 @@ use std::sync::Arc;
 use gddsp_core::analysis::encoder_input;
 use gddsp_core::fx::FxChain;
 use gddsp_core::inference::controls::{standardise_encoder_input, Normalization};
-use gddsp_core::knobs::{Knob, KNOB_COUNT};
+use gddsp_core::knobs::KNOB_COUNT;
 use gddsp_core::ModelSpec;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -104,11 +104,7 @@ pub fn augmented(p: &Prepared, seconds: f64, rng: &mut impl Rng, spec: &ModelSpe
     if !echo_on {
         input.echo.fill(0.0);
     }
-    let mut u = [0f32; KNOB_COUNT];
-    for (j, k) in Knob::ALL.iter().enumerate() {
-        u[j] = k.spec().normalize(knobs.get(*k)).clamp(0.0, 1.0);
-    }
-    (input.mfcc, input.echo, u)
+    (input.mfcc, input.echo, knobs.normalized().map(|u| u.clamp(0.0, 1.0)))
 }
 
 /// Knob examples last 3 s to the whole clip (one length per batch), so the encoder

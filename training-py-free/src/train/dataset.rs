@@ -7,7 +7,7 @@ use std::path::Path;
 use gddsp_core::analysis::{channel_features, encoder_input, pitch::open_string_hz, ChannelFeatures};
 use gddsp_core::fx::FxChain;
 use gddsp_core::inference::controls::{decoder_inputs, held_f0, hz_to_midi, standardise_encoder_input, Normalization, VOICED};
-use gddsp_core::knobs::{Knob, Knobs, KNOB_COUNT};
+use gddsp_core::knobs::{Knobs, KNOB_COUNT};
 use gddsp_core::ModelSpec;
 
 use crate::data::pairs::load_pairs;
@@ -62,10 +62,7 @@ pub fn load_split(dir: &Path, spec: &ModelSpec, progress: bool) -> Result<Vec<Pr
         let clean_mix: Vec<f32> = (0..ex.clean[0].len()).map(|n| ex.clean.iter().map(|c| c[n]).sum()).collect();
         let features = voice_features(&ex, &clean_mix, spec);
         let input = encoder_input(&wet, spec);
-        let mut u = [0f32; KNOB_COUNT];
-        for (i, k) in Knob::ALL.iter().enumerate() {
-            u[i] = k.spec().normalize(knobs.get(*k)).clamp(0.0, 1.0);
-        }
+        let u = knobs.normalized().map(|u| u.clamp(0.0, 1.0));
         out.push(Prepared { name: ex.name, clean_mix, wet, knobs: u, features, f0: vec![], controls: vec![], mfcc: input.mfcc, echo: input.echo });
     }
     if out.is_empty() {
