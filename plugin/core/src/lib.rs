@@ -18,6 +18,7 @@ pub mod error;
 pub mod fx;
 pub mod inference;
 pub mod knobs;
+pub mod live;
 pub mod rng;
 pub mod spec;
 pub mod synth;

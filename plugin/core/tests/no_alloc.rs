@@ -107,3 +107,49 @@ fn the_counter_does_count() {
     });
     assert!(ops >= 1);
 }
+
+#[test]
+fn live_trackers_and_midi_voices_run_without_allocating() {
+    use gddsp_core::live::hex::HexTracker;
+    use gddsp_core::live::midi::{MidiEvent, MidiMapping, MidiVoices};
+    use gddsp_core::live::poly::PolyTracker;
+    let spec = ModelSpec::default();
+    let sr = spec.sample_rate as f32;
+    let chord: Vec<Vec<f32>> = [82.4f32, 123.5, 164.8, 207.7, 246.9, 329.6]
+        .iter()
+        .map(|f| (0..8000).map(|n| 0.1 * (std::f32::consts::TAU * f * n as f32 / sr).sin()).collect())
+        .collect();
+    let mono: Vec<f32> = (0..8000).map(|n| chord.iter().map(|c| c[n]).sum()).collect();
+
+    let mut hex = HexTracker::new(sr, spec.hop);
+    let mut poly = PolyTracker::new(sr, spec.hop);
+    let mut midi = MidiVoices::new(MidiMapping::Plain, spec.hop as f32 / sr, (-50.0, -10.0));
+    // Warm up (first frames), then count over odd block sizes.
+    hex.process(std::array::from_fn(|s| &chord[s][..1000]), |_| {});
+    poly.process(&mono[..1000], |_| {});
+    let (mut hex_frames, mut poly_frames, mut voiced) = (0, 0, 0);
+    let ops = heap_operations(|| {
+        let mut at = 1000;
+        for block in [1usize, 7, 64, 333, 1024, 2000].iter().cycle() {
+            if at + block > 8000 {
+                break;
+            }
+            hex.process(std::array::from_fn(|s| &chord[s][at..at + block]), |f| {
+                hex_frames += 1;
+                voiced += f.confidence.iter().filter(|c| **c > 0.0).count();
+            });
+            poly.process(&mono[at..at + block], |f| poly_frames += f.notes().count().min(1));
+            at += block;
+        }
+        for note in [40u8, 45, 50, 55, 59, 64, 30, 100] {
+            midi.handle(MidiEvent::NoteOn { channel: 0, note, velocity: 100 });
+            midi.handle(MidiEvent::bend_from_u14(0, 12_000));
+            let _ = midi.frame();
+        }
+        midi.handle(MidiEvent::AllNotesOff);
+        let _ = midi.frame();
+    });
+    assert_eq!(ops, 0, "the live trackers touched the heap {ops} times");
+    assert!(hex_frames > 50 && voiced > 5 * hex_frames, "hex: {hex_frames} frames, {voiced} voiced string-frames");
+    assert!(poly_frames > 50, "poly: only {poly_frames} frames with notes");
+}

@@ -53,18 +53,41 @@ impl Loudness {
     /// Loudness of each frame centred on `i · hop`, dB.
     pub fn track(&self, signal: &[f32], hop: usize) -> Vec<f32> {
         let frames = signal.len().div_ceil(hop);
-        let mut buf = vec![0.0; FRAME];
-        let mut spec = vec![Complex32::default(); FRAME / 2 + 1];
+        let mut s = LoudnessScratch::new(self);
         (0..frames)
             .map(|i| {
-                centered_frame(signal, i * hop, &mut buf);
-                for (x, w) in buf.iter_mut().zip(&self.window) {
-                    *x *= w;
-                }
-                self.fft.process(&mut buf, &mut spec).expect("sizes from the planner");
-                let p: f32 = spec.iter().zip(&self.weights).map(|(c, w)| c.norm_sqr() * w).sum::<f32>() * self.norm;
-                (10.0 * p.max(1e-10).log10()).max(FLOOR_DB)
+                centered_frame(signal, i * hop, &mut s.frame);
+                self.frame_db(&mut s)
             })
             .collect()
+    }
+
+    /// Loudness of the [`FRAME`] samples in `s.frame` (overwritten), dB. Allocation-free.
+    pub fn frame_db(&self, s: &mut LoudnessScratch) -> f32 {
+        for (x, w) in s.frame.iter_mut().zip(&self.window) {
+            *x *= w;
+        }
+        // Sizes come from the planner, so the FFT cannot fail.
+        let _ = self.fft.process_with_scratch(&mut s.frame, &mut s.spectrum, &mut s.scratch);
+        let p: f32 = s.spectrum.iter().zip(&self.weights).map(|(c, w)| c.norm_sqr() * w).sum::<f32>() * self.norm;
+        (10.0 * p.max(1e-10).log10()).max(FLOOR_DB)
+    }
+}
+
+/// The buffers of one [`Loudness`] frame, made once; fill `frame` before
+/// [`Loudness::frame_db`].
+pub struct LoudnessScratch {
+    pub frame: Vec<f32>,
+    spectrum: Vec<Complex32>,
+    scratch: Vec<Complex32>,
+}
+
+impl LoudnessScratch {
+    pub fn new(l: &Loudness) -> Self {
+        LoudnessScratch {
+            frame: vec![0.0; FRAME],
+            spectrum: vec![Complex32::default(); FRAME / 2 + 1],
+            scratch: vec![Complex32::default(); l.fft.get_scratch_len()],
+        }
     }
 }

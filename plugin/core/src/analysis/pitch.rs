@@ -77,11 +77,16 @@ impl Yin {
         }
     }
 
+    /// Samples one estimate reads: `WINDOW + τ_max + 1`.
+    pub fn frame_len(&self) -> usize {
+        self.frame_len
+    }
+
     /// `(f0_hz, confidence)` of each frame centred on `i · hop`.
     pub fn track(&self, signal: &[f32], hop: usize) -> (Vec<f32>, Vec<f32>) {
         let frames = signal.len().div_ceil(hop);
         let mut frame = vec![0.0; self.frame_len];
-        let mut scratch = Scratch::new(self);
+        let mut scratch = YinScratch::new(self);
         (0..frames)
             .map(|i| {
                 centered_frame(signal, i * hop, &mut frame);
@@ -90,8 +95,9 @@ impl Yin {
             .unzip()
     }
 
-    /// `(f0_hz, confidence)` of one frame of `WINDOW + sr/F_MIN + 1` samples.
-    fn estimate(&self, x: &[f32], s: &mut Scratch) -> (f32, f32) {
+    /// `(f0_hz, confidence)` of one frame of [`Yin::frame_len`] samples; the window is its
+    /// first `WINDOW` samples. Allocation-free: all buffers are in `s`.
+    pub fn estimate(&self, x: &[f32], s: &mut YinScratch) -> (f32, f32) {
         let e0: f64 = x[..WINDOW].iter().map(|&v| v as f64 * v as f64).sum();
         if e0 < 1e-10 {
             return (0.0, 0.0);
@@ -101,15 +107,17 @@ impl Yin {
         s.a[..WINDOW].copy_from_slice(&x[..WINDOW]);
         s.b.fill(0.0);
         s.b[..x.len()].copy_from_slice(x);
-        self.forward.process(&mut s.a, &mut s.sa).expect("sizes from the planner");
-        self.forward.process(&mut s.b, &mut s.sb).expect("sizes from the planner");
+        // Buffer sizes come from the planner, so the FFTs cannot fail; `process` would
+        // allocate its scratch, `process_with_scratch` does not.
+        let _ = self.forward.process_with_scratch(&mut s.a, &mut s.sa, &mut s.fwd);
+        let _ = self.forward.process_with_scratch(&mut s.b, &mut s.sb, &mut s.fwd);
         for (p, q) in s.sa.iter_mut().zip(&s.sb) {
             *p = p.conj() * q / self.fft_len as f32;
         }
         s.sa[0].im = 0.0;
         let last = s.sa.len() - 1;
         s.sa[last].im = 0.0;
-        self.inverse.process(&mut s.sa, &mut s.a).expect("sizes from the planner");
+        let _ = self.inverse.process_with_scratch(&mut s.sa, &mut s.a, &mut s.inv);
 
         // e_τ = Σ_{τ≤j<τ+W} x_j² by a running sum.
         let mut e_tau = e0;
@@ -148,18 +156,23 @@ impl Yin {
     }
 }
 
-struct Scratch {
+/// The buffers of one [`Yin`] estimate, made once.
+pub struct YinScratch {
     a: Vec<f32>,
     b: Vec<f32>,
     sa: Vec<Complex32>,
     sb: Vec<Complex32>,
     d: Vec<f32>,
     dn: Vec<f32>,
+    fwd: Vec<Complex32>,
+    inv: Vec<Complex32>,
 }
 
-impl Scratch {
-    fn new(y: &Yin) -> Self {
-        Scratch {
+impl YinScratch {
+    pub fn new(y: &Yin) -> Self {
+        YinScratch {
+            fwd: vec![Complex32::default(); y.forward.get_scratch_len()],
+            inv: vec![Complex32::default(); y.inverse.get_scratch_len()],
             a: vec![0.0; y.fft_len],
             b: vec![0.0; y.fft_len],
             sa: vec![Complex32::default(); y.fft_len / 2 + 1],
