@@ -176,6 +176,31 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Evaluates the live pitch trackers (mono polyphonic, hex) on generated chords and
+    /// lines played by the held-out guitar.
+    PitchEval {
+        #[arg(long, default_value_t = 20)]
+        clips: usize,
+        /// Seconds per clip.
+        #[arg(long, default_value_t = 8.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 11)]
+        seed: u64,
+        /// SoundFont to render with [default: /usr/share/sounds/sf2/FluidR3_GM.sf2 if present].
+        #[arg(long, value_name = "PATH")]
+        soundfont: Option<PathBuf>,
+        /// Use the plucked-string model even if a SoundFont is present.
+        #[arg(long, conflicts_with = "soundfont")]
+        pluck: bool,
+        /// The polyphonic tracker's analysis window, samples at 16 kHz.
+        #[arg(long)]
+        window: Option<usize>,
+        /// Write pitch_eval.json and pitch_eval.md here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     Recover {
         #[arg(long)]
         json: bool,
@@ -347,6 +372,28 @@ where
             let r = evaluate(&opts, &mut |line| eprintln!("{line}")).map_err(|e| anyhow::anyhow!(e))?;
             write!(out, "{}", crate::eval::markdown(&r)).context("writing to stdout")?;
             writeln!(out, "\nreport: {}", opts.out.join("eval.md").display()).context("writing to stdout")?;
+        }
+        Command::PitchEval { clips, seconds, seed, soundfont, pluck, window, out: dir, json } => {
+            if clips == 0 || !(seconds.is_finite() && (2.0..=60.0).contains(&seconds)) {
+                return Err(anyhow::anyhow!("--clips must be at least 1 and --seconds 2–60").into());
+            }
+            let mut poly = gddsp_core::live::poly::PolyConfig::default();
+            if let Some(w) = window {
+                if !(128..=poly.fft_len).contains(&w) {
+                    return Err(anyhow::anyhow!("--window must be 128–{} samples", poly.fft_len).into());
+                }
+                poly.window = w;
+            }
+            let cfg = crate::pitch_eval::PitchEvalConfig { clips, seconds, seed, soundfont, pluck, poly };
+            let report = crate::pitch_eval::evaluate_pitch(&cfg)?;
+            let text = serde_json::to_string_pretty(&report).context("serialising the report")?;
+            let md = crate::pitch_eval::markdown(&report);
+            if let Some(dir) = dir {
+                std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::write(dir.join("pitch_eval.json"), &text).with_context(|| format!("writing {}", dir.join("pitch_eval.json").display()))?;
+                std::fs::write(dir.join("pitch_eval.md"), &md).with_context(|| format!("writing {}", dir.join("pitch_eval.md").display()))?;
+            }
+            writeln!(out, "{}", if json { text } else { md }).context("writing to stdout")?;
         }
         Command::Recover { json, seed, seconds, steps } => {
             if !(seconds.is_finite() && (0.25..=10.0).contains(&seconds)) || steps == 0 {

@@ -11,6 +11,7 @@ pub mod ddsp;
 pub mod eval;
 pub mod export;
 pub mod model;
+pub mod pitch_eval;
 pub mod plot;
 pub mod train;
 

@@ -79,3 +79,25 @@ fn parity_json_lists_every_block_within_its_bound() {
     }
     assert!(run_err(&["parity", "--seconds", "100"]).contains("--seconds"));
 }
+
+#[test]
+fn pitch_eval_scores_both_trackers_on_plucked_chords_and_lines() {
+    let dir = tmp("pitch");
+    let said = run_ok(&["pitch-eval", "--pluck", "--clips", "2", "--seconds", "4", "--seed", "3", "--out", dir.to_str().unwrap(), "--json"]);
+    let r: serde_json::Value = serde_json::from_str(&said).unwrap();
+    assert_eq!(r["clips"], 2);
+    assert!(r["guitar"].as_str().unwrap().contains("(pluck:"), "{}", r["guitar"]);
+    // Each string of the hex pickup alone: the pluck model's strings are tracked in tune.
+    let hex = r["hex"]["within_20_cents"].as_f64().unwrap();
+    assert!(hex >= 0.9, "hex within 20 cents on {hex} of voiced frames");
+    // The mix of all six: a real measurement, not a perfect one; bounds that a broken
+    // tracker (nothing found, or everything) cannot meet.
+    let (p, rec, f) = (r["poly"]["precision"].as_f64().unwrap(), r["poly"]["recall"].as_f64().unwrap(), r["poly"]["f_measure"].as_f64().unwrap());
+    assert!((f - 2.0 * p * rec / (p + rec)).abs() < 1e-9);
+    assert!(f >= 0.4 && p >= 0.4 && rec >= 0.3, "poly P {p} R {rec} F {f}");
+    assert!(r["poly"]["latency_ms"].as_f64().unwrap() <= 25.0);
+    let md = std::fs::read_to_string(dir.join("pitch_eval.md")).unwrap();
+    assert!(md.contains("F-measure"), "{md}");
+    assert!(run_err(&["pitch-eval", "--pluck", "--window", "64"]).contains("--window"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
