@@ -64,7 +64,9 @@ impl Yin {
         let tau_min = ((sample_rate / f_max).floor() as usize).max(2);
         let tau_max = (sample_rate / f_min).ceil() as usize;
         let frame_len = WINDOW + tau_max + 1;
-        let fft_len = (frame_len + WINDOW).next_power_of_two();
+        // Only lags 0…τ_max are read, and j + τ < frame_len for every j < W, so a circular
+        // correlation of frame_len points cannot wrap: no extra padding.
+        let fft_len = frame_len.next_power_of_two();
         let mut planner = RealFftPlanner::<f32>::new();
         Yin {
             sample_rate,

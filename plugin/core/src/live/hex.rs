@@ -98,6 +98,12 @@ impl HexTracker {
         }
     }
 
+    /// Frame `i`, ready at sample `(i + 1) · hop`, describes the instant this many samples
+    /// earlier: the middle of YIN's newest window.
+    pub fn latency_samples(&self) -> usize {
+        crate::analysis::pitch::WINDOW / 2
+    }
+
     pub fn reset(&mut self) {
         self.history.iter_mut().for_each(History::clear);
         self.frame = StringFrame::SILENT;

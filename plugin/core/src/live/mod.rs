@@ -9,9 +9,8 @@
 //!
 //! All run at the model rate ([`crate::ModelSpec::sample_rate`]) and emit one frame per
 //! `hop` samples, allocation-free once built, so the plugin can run them on the audio
-//! thread. Frame `i` describes time `i · hop`; the trackers read samples up to
-//! `(i + 1) · hop`, one control frame of look-ahead, so frame `i` is ready when sample
-//! `(i + 1) · hop` has arrived.
+//! thread. Frame `i` is ready when sample `(i + 1) · hop` has arrived (one control frame
+//! of look-ahead) and describes the instant the tracker's `latency_samples()` earlier.
 
 pub mod hex;
 pub mod midi;
@@ -46,33 +45,36 @@ impl StringFrame {
     }
 }
 
-/// The last `len` samples of a stream, cut into frames of `hop` new samples.
+/// The last `len` samples of a stream, cut into frames of `hop` new samples. New samples
+/// wait in a hop-long buffer, so the window moves once per hop, whatever the block size.
 #[derive(Debug, Clone)]
 pub struct History {
     buf: Vec<f32>,
+    incoming: Vec<f32>,
     pending: usize,
-    hop: usize,
 }
 
 impl History {
     pub fn new(len: usize, hop: usize) -> Self {
         History {
             buf: vec![0.0; len.max(hop)],
+            incoming: vec![0.0; hop],
             pending: 0,
-            hop,
         }
     }
 
     /// Appends up to the end of the current hop; returns how many samples of `input` it
     /// took and whether a hop is now complete (then [`History::samples`] ends with it).
     pub fn push(&mut self, input: &[f32]) -> (usize, bool) {
-        let take = (self.hop - self.pending).min(input.len());
-        let n = self.buf.len();
-        self.buf.copy_within(take.., 0);
-        self.buf[n - take..].copy_from_slice(&input[..take]);
+        let hop = self.incoming.len();
+        let take = (hop - self.pending).min(input.len());
+        self.incoming[self.pending..self.pending + take].copy_from_slice(&input[..take]);
         self.pending += take;
-        let complete = self.pending == self.hop;
+        let complete = self.pending == hop;
         if complete {
+            let n = self.buf.len();
+            self.buf.copy_within(hop.., 0);
+            self.buf[n - hop..].copy_from_slice(&self.incoming);
             self.pending = 0;
         }
         (take, complete)
@@ -85,6 +87,7 @@ impl History {
 
     pub fn clear(&mut self) {
         self.buf.fill(0.0);
+        self.incoming.fill(0.0);
         self.pending = 0;
     }
 }
