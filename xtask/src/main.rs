@@ -34,6 +34,9 @@ fn perf_table() -> anyhow::Result<()> {
     println!("|---|---|");
     println!("| FX chain, all effects on, 2 s reverb | {:.0} |", factor("fx_realtime_factor")?);
     println!("| 6 voices × 60 harmonics + noise + FX chain | {:.0} |", factor("synth_realtime_factor")?);
+    println!("| live input (16 kHz): hex pickup, six per-string trackers | {:.0} |", factor("hex_realtime_factor")?);
+    println!("| live input (16 kHz): mono guitar, polyphonic tracker | {:.0} |", factor("poly_realtime_factor")?);
+    println!("| live input (16 kHz): MIDI, six voices | {:.0} |", factor("midi_realtime_factor")?);
     Ok(())
 }
 

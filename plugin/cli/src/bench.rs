@@ -1,5 +1,6 @@
 //! `gddsp bench`: real-time factors on one core at 48 kHz stereo, through the same
-//! process calls the plugin makes (blocks of 128 samples).
+//! process calls the plugin makes (blocks of 128 samples); the live-input trackers at the
+//! model rate, where the plugin runs them.
 
 use std::fmt;
 use std::time::Instant;
@@ -7,6 +8,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use gddsp_core::fx::FxChain;
+use gddsp_core::live::hex::HexTracker;
+use gddsp_core::live::midi::{MidiEvent, MidiMapping, MidiVoices};
+use gddsp_core::live::poly::PolyTracker;
+use gddsp_core::live::STRINGS;
 use gddsp_core::synth::{Synth, SynthFrame};
 use gddsp_core::{Knob, Knobs, ModelSpec};
 
@@ -19,6 +24,11 @@ pub struct BenchReport {
     pub fx_realtime_factor: f64,
     /// × real time of six voices × 60 harmonics + noise + the FX chain, stereo.
     pub synth_realtime_factor: f64,
+    /// × real time of the live inputs at the model rate, same block size: six per-string
+    /// trackers on a hex pickup, the polyphonic tracker on a mono guitar, MIDI voices.
+    pub hex_realtime_factor: f64,
+    pub poly_realtime_factor: f64,
+    pub midi_realtime_factor: f64,
     pub sample_rate: f32,
     pub block: usize,
     pub seconds: f64,
@@ -28,7 +38,11 @@ impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{:.0} Hz stereo, blocks of {}, {:.0} s per measurement, one thread:", self.sample_rate, self.block, self.seconds)?;
         writeln!(f, "  FX chain (2 s reverb, all effects on)        {:>8.1} × real time", self.fx_realtime_factor)?;
-        writeln!(f, "  6 voices × 60 harmonics + noise + FX chain   {:>8.1} × real time", self.synth_realtime_factor)
+        writeln!(f, "  6 voices × 60 harmonics + noise + FX chain   {:>8.1} × real time", self.synth_realtime_factor)?;
+        writeln!(f, "live input at {:.0} Hz (the model rate), same blocks:", ModelSpec::default().sample_rate)?;
+        writeln!(f, "  hex pickup, six per-string trackers          {:>8.1} × real time", self.hex_realtime_factor)?;
+        writeln!(f, "  mono guitar, polyphonic tracker              {:>8.1} × real time", self.poly_realtime_factor)?;
+        writeln!(f, "  MIDI, six voices (a note every 50 ms)        {:>8.1} × real time", self.midi_realtime_factor)
     }
 }
 
@@ -46,9 +60,13 @@ pub fn bench_knobs() -> Knobs {
 
 /// A strummed-chord-like test signal: decaying bursts of a few partials.
 fn guitarish(len: usize) -> Vec<f32> {
+    guitarish_at(SAMPLE_RATE, len)
+}
+
+fn guitarish_at(rate: f32, len: usize) -> Vec<f32> {
     (0..len)
         .map(|n| {
-            let t = n as f32 / SAMPLE_RATE;
+            let t = n as f32 / rate;
             let since = t % 0.5;
             let env = (-since * 6.0).exp() * 0.3;
             [110.0, 164.8, 220.0, 277.2].iter().map(|f| (std::f32::consts::TAU * f * t).sin()).sum::<f32>() * env
@@ -60,6 +78,9 @@ pub fn run(seconds: f64) -> BenchReport {
     BenchReport {
         fx_realtime_factor: fx_factor(seconds),
         synth_realtime_factor: synth_factor(seconds),
+        hex_realtime_factor: hex_factor(seconds),
+        poly_realtime_factor: poly_factor(seconds),
+        midi_realtime_factor: midi_factor(seconds),
         sample_rate: SAMPLE_RATE,
         block: BLOCK,
         seconds,
@@ -123,6 +144,59 @@ fn synth_factor(seconds: f64) -> f64 {
         chain.process(&mut [&mut left[..n], &mut right[..n]]);
         std::hint::black_box(&left);
         done += n;
+    }
+    seconds / start.elapsed().as_secs_f64()
+}
+
+fn model_rate_input(seconds: f64) -> (ModelSpec, Vec<f32>) {
+    let spec = ModelSpec::default();
+    let len = (seconds * spec.sample_rate as f64) as usize;
+    let x = guitarish_at(spec.sample_rate as f32, len);
+    (spec, x)
+}
+
+fn hex_factor(seconds: f64) -> f64 {
+    let (spec, x) = model_rate_input(seconds);
+    // Each string gets the signal at its own level, so every tracker works.
+    let strings: Vec<Vec<f32>> = (0..STRINGS).map(|s| x.iter().map(|v| v * (0.5 + 0.1 * s as f32)).collect()).collect();
+    let mut hex = HexTracker::new(spec.sample_rate as f32, spec.hop);
+    let start = Instant::now();
+    let mut at = 0;
+    while at < x.len() {
+        let n = BLOCK.min(x.len() - at);
+        hex.process(std::array::from_fn(|s| &strings[s][at..at + n]), |f| {
+            std::hint::black_box(f);
+        });
+        at += n;
+    }
+    seconds / start.elapsed().as_secs_f64()
+}
+
+fn poly_factor(seconds: f64) -> f64 {
+    let (spec, x) = model_rate_input(seconds);
+    let mut poly = PolyTracker::new(spec.sample_rate as f32, spec.hop);
+    let start = Instant::now();
+    for block in x.chunks(BLOCK) {
+        poly.process(block, |f| {
+            std::hint::black_box(f);
+        });
+    }
+    seconds / start.elapsed().as_secs_f64()
+}
+
+fn midi_factor(seconds: f64) -> f64 {
+    let spec = ModelSpec::default();
+    let frame_s = spec.hop as f32 / spec.sample_rate as f32;
+    let frames = (seconds / frame_s as f64) as usize;
+    let mut voices = MidiVoices::new(MidiMapping::Plain, frame_s, (-50.0, -10.0));
+    let start = Instant::now();
+    for i in 0..frames {
+        if i % 3 == 0 {
+            let note = 40 + (i * 7 % 36) as u8;
+            voices.handle(MidiEvent::NoteOn { channel: 0, note, velocity: 90 });
+            voices.handle(MidiEvent::NoteOff { channel: 0, note: note.wrapping_sub(12) });
+        }
+        std::hint::black_box(voices.frame());
     }
     seconds / start.elapsed().as_secs_f64()
 }

@@ -2,6 +2,7 @@
 //! and the real-time benchmark. `main.rs` only maps the result to an exit code.
 
 pub mod bench;
+pub mod live_input;
 pub mod model_cmds;
 
 use std::ffi::OsString;
@@ -53,6 +54,17 @@ enum Command {
         #[arg(long, value_name = "F.json")]
         out: PathBuf,
     },
+    /// Per-frame notes of your playing, by the live trackers: a 6-channel hex recording
+    /// string by string, or a mono guitar (or `--poly`) by the polyphonic tracker. JSON:
+    /// `[{time, notes: [{string (1 = high E), midi, f0, confidence}]}]`.
+    Pitch {
+        input: PathBuf,
+        /// The polyphonic mono tracker even on a 6-channel file (its channels are mixed).
+        #[arg(long)]
+        poly: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Infer the FX knobs and the timbre z of a wet reference clip with the trained model.
     Analyze {
         /// The reference (wav, flac, mp3, ogg; any rate and channel count; ≥ 0.5 s).
@@ -68,7 +80,8 @@ enum Command {
     Clone {
         #[arg(long)]
         reference: PathBuf,
-        /// Your playing: a 6-channel hex recording (one string per channel) or mono.
+        /// Your playing: a 6-channel hex recording (one string per channel), mono audio, or
+        /// (with --mode tone) a MIDI file.
         #[arg(long)]
         input: PathBuf,
         /// Output WAV (32-bit float, the input's rate).
@@ -76,6 +89,13 @@ enum Command {
         out: PathBuf,
         #[arg(long, value_enum, default_value_t = model_cmds::CloneMode::Fx)]
         mode: model_cmds::CloneMode,
+        /// What --input is, for --mode tone (auto: .mid → midi, 6 channels → hex, else mono).
+        #[arg(long, value_enum, default_value_t = live_input::InputKind::Auto)]
+        input_kind: live_input::InputKind,
+        /// MIDI channels → strings (auto: channel per string if the notes use channels 1–6
+        /// or 2–7, plain otherwise).
+        #[arg(long, value_enum, default_value_t = live_input::MidiMode::Auto)]
+        midi_mode: live_input::MidiMode,
         /// Seconds appended so delay and reverb tails ring out.
         #[arg(long, default_value_t = 2.0)]
         tail: f64,
@@ -129,7 +149,10 @@ where
         Command::Fx { input, output, knobs, tail, mix } => fx(&input, &output, &knobs, tail, mix)?,
         Command::Features { input, out: path } => features(&input, &path)?,
         Command::Analyze { reference, json, model } => model_cmds::analyze(&model, &reference, json, out)?,
-        Command::Clone { reference, input, out: output, mode, tail, model } => model_cmds::clone(&model, &reference, &input, &output, mode, tail)?,
+        Command::Clone { reference, input, out: output, mode, input_kind, midi_mode, tail, model } => {
+            model_cmds::clone(&model, &reference, &input, &output, mode, model_cmds::InputOptions { kind: input_kind, midi_mode }, tail)?
+        }
+        Command::Pitch { input, poly, json } => live_input::pitch(&input, poly, json, out)?,
         Command::Demo { model, out: dir } => model_cmds::demo(&model, &dir, out)?,
         Command::Bench { json, seconds } => {
             if !(seconds.is_finite() && (0.5..=600.0).contains(&seconds)) {

@@ -6,13 +6,16 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use serde_json::{json, Map, Value};
 
-use gddsp_core::analysis::{pitch::open_string_hz, string_features, ChannelFeatures};
+use gddsp_core::analysis::loudness::FLOOR_DB;
+use gddsp_core::analysis::ChannelFeatures;
 use gddsp_core::audio_io::{self, Audio};
 use gddsp_core::fx::FxChain;
 use gddsp_core::inference::{Analysis, Model};
 use gddsp_core::knobs::{Knob, Knobs, KNOBS};
 use gddsp_core::synth::Synth;
-use gddsp_core::ModelSpec;
+use gddsp_core::live::STRINGS;
+
+use crate::live_input::{self, InputKind, MidiMode};
 
 /// How `clone` uses the reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -68,53 +71,56 @@ pub fn analyze(model_dir: &Path, reference: &Path, as_json: bool, out: &mut dyn 
     Ok(())
 }
 
-/// Per-string features of a mono guitar with the monophonic tracker: each voiced frame
-/// goes to the string that plays it at the lowest fret, kept while the note stays within
-/// that string's reach (continuity), so a line does not hop strings note by note.
-pub fn mono_to_strings(signal: &[f32], spec: &ModelSpec) -> Vec<ChannelFeatures> {
-    let mono = gddsp_core::analysis::channel_features(signal, spec);
-    let frames = mono.f0_hz.len();
-    let mut strings = vec![ChannelFeatures { f0_hz: vec![0.0; frames], confidence: vec![0.0; frames], loudness_db: vec![gddsp_core::analysis::loudness::FLOOR_DB; frames] }; spec.voices];
-    let mut current: Option<usize> = None;
-    for t in 0..frames {
-        let f = mono.f0_hz[t];
-        if mono.confidence[t] < gddsp_core::inference::controls::VOICED || f <= 0.0 {
-            current = None;
-            continue;
-        }
-        let reach = |s: usize| f >= open_string_hz(s) * 0.97 && f <= open_string_hz(s) * 4.0;
-        let s = match current {
-            Some(s) if reach(s) => s,
-            _ => (0..spec.voices).rev().find(|&s| f >= open_string_hz(s) * 0.97).unwrap_or(0),
-        };
-        current = Some(s);
-        strings[s].f0_hz[t] = f;
-        strings[s].confidence[t] = mono.confidence[t];
-        strings[s].loudness_db[t] = mono.loudness_db[t];
-    }
-    strings
-}
-
-/// The input's per-voice features at the model rate: six strings from a 6-channel input,
-/// or the tracker's notes assigned to strings from a mono one.
-fn input_features(input: &Audio, model: &Model) -> anyhow::Result<Vec<ChannelFeatures>> {
+/// The input's per-voice features at the model rate: the six strings through the live
+/// trackers (hex: one per channel; mono: the polyphonic tracker), or, for a one-voice
+/// model, the monophonic tracker on the mix.
+fn input_features(input: &Audio, model: &Model, kind: InputKind) -> anyhow::Result<Vec<ChannelFeatures>> {
     let spec = model.spec();
     let at_rate = audio_io::resample(input, spec.sample_rate)?;
-    let features = if spec.voices == 1 {
-        vec![gddsp_core::analysis::channel_features(&at_rate.mix_down(), spec)]
-    } else if at_rate.channels.len() == spec.voices {
-        at_rate.channels.iter().enumerate().map(|(s, c)| string_features(c, spec, s)).collect()
-    } else {
-        mono_to_strings(&at_rate.mix_down(), spec)
-    };
-    Ok(features)
+    if spec.voices == 1 {
+        return Ok(vec![gddsp_core::analysis::channel_features(&at_rate.mix_down(), spec)]);
+    }
+    match kind {
+        InputKind::Hex => live_input::hex_features(&at_rate, spec),
+        InputKind::Mono | InputKind::Auto => Ok(live_input::mono_features(&at_rate, spec)),
+        InputKind::Midi => bail!("a MIDI input is a .mid file, not audio"),
+    }
+}
+
+/// For a one-voice model: each frame's loudest string.
+fn loudest_voice(strings: &[ChannelFeatures]) -> ChannelFeatures {
+    let len = strings.first().map_or(0, |s| s.f0_hz.len());
+    let mut one = ChannelFeatures { f0_hz: vec![0.0; len], confidence: vec![0.0; len], loudness_db: vec![FLOOR_DB; len] };
+    for t in 0..len {
+        if let Some(s) = strings.iter().filter(|s| s.confidence[t] > 0.0).max_by(|a, b| a.loudness_db[t].total_cmp(&b.loudness_db[t])) {
+            one.f0_hz[t] = s.f0_hz[t];
+            one.confidence[t] = s.confidence[t];
+            one.loudness_db[t] = s.loudness_db[t];
+        }
+    }
+    one
+}
+
+/// The voices' controls from a MIDI file, velocity spanning the loudness range the model
+/// was trained on.
+fn midi_input_features(model: &Model, path: &Path, midi_mode: MidiMode, tail: f64) -> anyhow::Result<Vec<ChannelFeatures>> {
+    let events = live_input::read_midi(path)?;
+    let mapping = live_input::resolve_midi_mode(midi_mode, &events);
+    let n = &model.info.normalization;
+    let strings = live_input::midi_features(&events, mapping, model.spec(), (n.voiced_loudness_db_p5, n.voiced_loudness_db_p95), tail);
+    Ok(if model.spec().voices == 1 { vec![loudest_voice(&strings)] } else { strings })
+}
+
+/// Decodes per-voice features with `z` and renders them at `rate` (no FX).
+fn synthesize(model: &Model, features: &[ChannelFeatures], z: &[f32], rate: u32) -> anyhow::Result<Vec<f32>> {
+    let frames = model.decode_features(features, z)?;
+    Ok(Synth::render(model.spec(), rate as f32, 1, &frames))
 }
 
 /// Re-voices `input` with `z` at the input's rate (no FX).
-pub fn revoice(model: &Model, input: &Audio, z: &[f32]) -> anyhow::Result<Vec<f32>> {
-    let features = input_features(input, model)?;
-    let frames = model.decode_features(&features, z)?;
-    let mut out = Synth::render(model.spec(), input.sample_rate as f32, 1, &frames);
+pub fn revoice(model: &Model, input: &Audio, z: &[f32], kind: InputKind) -> anyhow::Result<Vec<f32>> {
+    let features = input_features(input, model, kind)?;
+    let mut out = synthesize(model, &features, z, input.sample_rate)?;
     out.truncate(input.len());
     Ok(out)
 }
@@ -128,11 +134,11 @@ fn with_tail(mut channels: Vec<Vec<f32>>, rate: u32, tail: f64) -> Vec<Vec<f32>>
 }
 
 /// The clone of `input` in the reference's sound; returns the analysis used.
-pub fn clone_audio(model: &Model, analysis: &Analysis, input: &Audio, mode: CloneMode, tail: f64) -> anyhow::Result<Audio> {
+pub fn clone_audio(model: &Model, analysis: &Analysis, input: &Audio, mode: CloneMode, kind: InputKind, tail: f64) -> anyhow::Result<Audio> {
     let rate = input.sample_rate;
     let mut channels = match mode {
         CloneMode::Fx => with_tail(vec![input.mix_down()], rate, tail),
-        CloneMode::Tone => with_tail(vec![revoice(model, input, &analysis.z)?], rate, tail),
+        CloneMode::Tone => with_tail(vec![revoice(model, input, &analysis.z, kind)?], rate, tail),
     };
     if mode == CloneMode::Fx && input.channels.len() <= 2 {
         channels = with_tail(input.channels.clone(), rate, tail);
@@ -141,15 +147,40 @@ pub fn clone_audio(model: &Model, analysis: &Analysis, input: &Audio, mode: Clon
     Ok(Audio::new(rate, channels))
 }
 
-pub fn clone(model_dir: &Path, reference: &Path, input: &Path, output: &Path, mode: CloneMode, tail: f64) -> anyhow::Result<()> {
+/// Where `clone` writes a MIDI input's rendering.
+pub const MIDI_OUTPUT_RATE: u32 = 48_000;
+
+/// How `clone` reads `--input`.
+#[derive(Debug, Clone, Copy)]
+pub struct InputOptions {
+    pub kind: InputKind,
+    pub midi_mode: MidiMode,
+}
+
+pub fn clone(model_dir: &Path, reference: &Path, input: &Path, output: &Path, mode: CloneMode, opts: InputOptions, tail: f64) -> anyhow::Result<()> {
     if !(tail.is_finite() && (0.0..=60.0).contains(&tail)) {
         bail!("--tail must be between 0 and 60 seconds, not {tail}");
     }
     super::check_wav_output(output)?;
+    let midi = live_input::resolve_kind(opts.kind, input, None) == InputKind::Midi;
+    if midi && mode == CloneMode::Fx {
+        bail!("{}: --mode fx processes audio; a MIDI input plays through --mode tone", input.display());
+    }
     let model = load_model(model_dir)?;
     let analysis = analyze_file(&model, reference)?;
-    let audio = audio_io::load(input)?;
-    let cloned = clone_audio(&model, &analysis, &audio, mode, tail)?;
+    let cloned = if midi {
+        let features = midi_input_features(&model, input, opts.midi_mode, tail)?;
+        let mut channels = vec![synthesize(&model, &features, &analysis.z, MIDI_OUTPUT_RATE)?];
+        FxChain::render_offline(MIDI_OUTPUT_RATE as f32, &analysis.knobs, &mut channels);
+        Audio::new(MIDI_OUTPUT_RATE, channels)
+    } else {
+        let audio = audio_io::load(input)?;
+        let kind = live_input::resolve_kind(opts.kind, input, Some(&audio));
+        if kind == InputKind::Hex && audio.channels.len() != STRINGS {
+            bail!("{}: --input-kind hex needs {STRINGS} channels (one per string), this file has {}", input.display(), audio.channels.len());
+        }
+        clone_audio(&model, &analysis, &audio, mode, kind, tail)?
+    };
     audio_io::write_wav(output, &cloned)?;
     Ok(())
 }
@@ -175,7 +206,8 @@ pub fn demo(model_dir: &Path, out_dir: &Path, out: &mut dyn Write) -> anyhow::Re
     let input = audio_io::load(&riff)?;
     for (mode, name) in [(CloneMode::Fx, "demo_fx_clone.wav"), (CloneMode::Tone, "demo_tone_clone.wav")] {
         let path = out_dir.join(name);
-        audio_io::write_wav(&path, &clone_audio(&model, &a, &input, mode, 2.0)?)?;
+        let kind = live_input::resolve_kind(InputKind::Auto, &riff, Some(&input));
+        audio_io::write_wav(&path, &clone_audio(&model, &a, &input, mode, kind, 2.0)?)?;
         writeln!(out, "wrote {} ({} clone of {})", path.display(), if mode == CloneMode::Fx { "FX" } else { "tone" }, riff.display())?;
     }
     Ok(())

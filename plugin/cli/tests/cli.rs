@@ -135,12 +135,15 @@ fn features_writes_f0_confidence_and_loudness_per_channel() {
 }
 
 #[test]
-fn bench_json_reports_both_factors() {
+fn bench_json_reports_every_factor() {
     let out = gddsp(&["bench", "--json", "--seconds", "0.5"]);
     assert!(out.status.success());
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(r["fx_realtime_factor"].as_f64().unwrap() > 0.0);
-    assert!(r["synth_realtime_factor"].as_f64().unwrap() > 0.0);
+    for key in ["synth_realtime_factor", "hex_realtime_factor", "poly_realtime_factor", "midi_realtime_factor"] {
+        let v = r[key].as_f64().unwrap();
+        assert!(v.is_finite() && v > 0.0, "{key} = {v}");
+    }
 }
 
 #[test]
@@ -195,4 +198,163 @@ fn bad_input_gives_one_clear_line_and_a_non_zero_exit() {
     let usage = gddsp(&["fx"]);
     assert_eq!(usage.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&usage.stderr).contains("panicked"));
+}
+
+/// A plucked string: 10 harmonics at 1/k, 1.5 s decay, starting at `start` samples.
+fn pluck(rate: u32, hz: f32, start: usize, len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|n| {
+            if n < start {
+                return 0.0;
+            }
+            let t = (n - start) as f32 / rate as f32;
+            let env = 0.2 * (-t / 1.5).exp();
+            (1..=10).map(|k| (std::f32::consts::TAU * hz * k as f32 * t).sin() / k as f32).sum::<f32>() * env
+        })
+        .collect()
+}
+
+fn models_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
+}
+
+/// RMS of a stretch of a signal, dB.
+fn rms_db(x: &[f32]) -> f32 {
+    let p = x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32;
+    10.0 * p.max(1e-20).log10()
+}
+
+fn cents(a: f64, b: f64) -> f64 {
+    1200.0 * (a / b).log2()
+}
+
+#[test]
+fn pitch_reads_a_hex_recording_string_by_string_and_a_mix_polyphonically() {
+    let d = dir("pitch");
+    let rate = 48_000;
+    let len = rate as usize;
+    // A2 on the A string (guitarists' string 5), G3 on the G string (string 3).
+    let mut strings = vec![vec![0.0; len]; 6];
+    strings[1] = pluck(rate, 110.0, 0, len);
+    strings[3] = pluck(rate, 196.0, 0, len);
+    let hex = d.join("hex.wav");
+    write_wav(&hex, rate, &strings);
+    let out = gddsp(&["pitch", hex.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let frames: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let frames = frames.as_array().unwrap();
+    // One frame per 4 ms (hop 64 at 16 kHz), from the first whose instant is in the file.
+    assert!((frames.len() as f64 - 250.0).abs() <= 6.0, "{} frames of 4 ms in 1 s", frames.len());
+    let t1 = frames[1]["time"].as_f64().unwrap() - frames[0]["time"].as_f64().unwrap();
+    assert!((t1 - 0.004).abs() < 1e-4, "frame step {t1}");
+    for f in &frames[20..frames.len() - 2] {
+        let notes = f["notes"].as_array().unwrap();
+        assert_eq!(notes.len(), 2, "{f}");
+        for (string, midi, hz) in [(3, 55, 196.0), (5, 45, 110.0)] {
+            let found = notes.iter().find(|n| n["string"] == string).unwrap_or_else(|| panic!("string {string} missing: {f}"));
+            assert_eq!(found["midi"], midi);
+            assert!(cents(found["f0"].as_f64().unwrap(), hz).abs() < 20.0, "{found}");
+            assert!(found["confidence"].as_f64().unwrap() > 0.5);
+        }
+    }
+    // --poly mixes the six channels and finds both notes in the mix.
+    let out = gddsp(&["pitch", hex.to_str().unwrap(), "--poly", "--json"]);
+    assert!(out.status.success());
+    let frames: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let frames = frames.as_array().unwrap();
+    let both = frames[20..frames.len() - 5]
+        .iter()
+        .filter(|f| {
+            let mut m: Vec<i64> = f["notes"].as_array().unwrap().iter().map(|n| n["midi"].as_i64().unwrap()).collect();
+            m.sort();
+            m == [45, 55]
+        })
+        .count();
+    assert!(both >= (frames.len() - 25) * 9 / 10, "{both} of {} frames hold exactly A2 and G3", frames.len() - 25);
+    // The readable form names the notes.
+    let out = gddsp(&["pitch", hex.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("A2 (string 5)") && text.contains("G3 (string 3)"), "{text}");
+    std::fs::remove_dir_all(d).unwrap();
+}
+
+/// A MIDI file: `notes` as (channel, key, start s, end s), 480 ticks per beat at 120 bpm.
+fn write_midi(path: &Path, notes: &[(u8, u8, f64, f64)]) {
+    use midly::{Format, Header, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
+    let tick = |s: f64| (s * 960.0).round() as u32;
+    let mut events: Vec<(u32, u8, MidiMessage)> = Vec::new();
+    for &(ch, key, on, off) in notes {
+        events.push((tick(on), ch, MidiMessage::NoteOn { key: key.into(), vel: 100.into() }));
+        events.push((tick(off), ch, MidiMessage::NoteOff { key: key.into(), vel: 0.into() }));
+    }
+    events.sort_by_key(|e| e.0);
+    let mut track = Vec::new();
+    let mut last = 0;
+    for (t, ch, message) in events {
+        track.push(TrackEvent { delta: (t - last).into(), kind: TrackEventKind::Midi { channel: ch.into(), message } });
+        last = t;
+    }
+    track.push(TrackEvent { delta: 0.into(), kind: TrackEventKind::Meta(midly::MetaMessage::EndOfTrack) });
+    let mut smf = Smf::new(Header::new(Format::SingleTrack, Timing::Metrical(480.into())));
+    smf.tracks.push(track);
+    smf.save(path).unwrap();
+}
+
+#[test]
+fn tone_clone_plays_a_hex_pickup_a_mono_guitar_and_midi() {
+    let d = dir("tone");
+    let reference = models_dir().join("examples/reference_wet.wav");
+    let model = models_dir();
+    let rate = 48_000;
+    let len = rate as usize * 3 / 2;
+    let start = rate as usize / 2;
+    // Half a second of silence, then A2 + G3.
+    let mut strings = vec![vec![0.0; len]; 6];
+    strings[1] = pluck(rate, 110.0, start, len);
+    strings[3] = pluck(rate, 196.0, start, len);
+    let mono: Vec<f32> = (0..len).map(|n| strings[1][n] + strings[3][n]).collect();
+    let hex = d.join("hex.wav");
+    write_wav(&hex, rate, &strings);
+    let mono_path = d.join("mono.wav");
+    write_wav(&mono_path, rate, &[mono]);
+    let midi = d.join("riff.mid");
+    write_midi(&midi, &[(0, 45, 0.5, 1.2), (0, 55, 0.5, 1.2)]);
+    let per_string = d.join("guitar.mid");
+    // A MIDI guitar: channel 5 is string 5 (A), channel 3 is string 3 (G).
+    write_midi(&per_string, &[(4, 45, 0.5, 1.2), (2, 55, 0.5, 1.2)]);
+
+    for (input, kind) in [(&hex, "hex"), (&mono_path, "mono"), (&midi, "midi"), (&per_string, "auto"), (&mono_path, "auto")] {
+        let out_path = d.join(format!("{kind}-{}.wav", input.file_stem().unwrap().to_str().unwrap()));
+        let out = gddsp(&[
+            "clone", "--reference", reference.to_str().unwrap(), "--input", input.to_str().unwrap(), "--out", out_path.to_str().unwrap(),
+            "--mode", "tone", "--input-kind", kind, "--tail", "0.5", "--model", model.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{kind} {}: {}", input.display(), String::from_utf8_lossy(&out.stderr));
+        let (spec, ch) = read_wav(&out_path);
+        assert_eq!(spec.sample_rate, rate, "{kind}");
+        let x = &ch[0];
+        assert!(x.iter().all(|v| v.is_finite()), "{kind}: non-finite output");
+        // Silence (the reference's FX cannot ring before the first note), then the notes.
+        let quiet = rms_db(&x[..start * 8 / 10]);
+        let playing = rms_db(&x[start + rate as usize / 10..start + rate as usize / 2]);
+        assert!(playing > -50.0 && playing - quiet > 30.0, "{kind} {}: before the notes {quiet:.1} dB, during {playing:.1} dB", input.display());
+    }
+
+    // Wrong kinds of input say what is wrong.
+    let bad = |args: &[&str]| {
+        let mut full = vec!["clone", "--reference", reference.to_str().unwrap(), "--out", "/tmp/gddsp-never.wav", "--model", model.to_str().unwrap()];
+        full.extend_from_slice(args);
+        let out = gddsp(&full);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let e = bad(&["--input", mono_path.to_str().unwrap(), "--mode", "tone", "--input-kind", "hex"]);
+    assert!(e.contains("6 channels") && e.contains("mono.wav"), "{e}");
+    let e = bad(&["--input", midi.to_str().unwrap(), "--mode", "fx"]);
+    assert!(e.contains("--mode tone"), "{e}");
+    let junk = d.join("junk.mid");
+    std::fs::write(&junk, b"MThd not really").unwrap();
+    let e = bad(&["--input", junk.to_str().unwrap(), "--mode", "tone"]);
+    assert!(e.contains("junk.mid") && e.contains("MIDI"), "{e}");
+    std::fs::remove_dir_all(d).unwrap();
 }
