@@ -195,6 +195,9 @@ enum Command {
         /// The polyphonic tracker's analysis window, samples at 16 kHz.
         #[arg(long)]
         window: Option<usize>,
+        /// The polyphonic tracker's FFT length (a power of two ≥ the window).
+        #[arg(long)]
+        fft_len: Option<usize>,
         /// Write pitch_eval.json and pitch_eval.md here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -373,7 +376,7 @@ where
             write!(out, "{}", crate::eval::markdown(&r)).context("writing to stdout")?;
             writeln!(out, "\nreport: {}", opts.out.join("eval.md").display()).context("writing to stdout")?;
         }
-        Command::PitchEval { clips, seconds, seed, soundfont, pluck, window, out: dir, json } => {
+        Command::PitchEval { clips, seconds, seed, soundfont, pluck, window, fft_len, out: dir, json } => {
             if clips == 0 || !(seconds.is_finite() && (2.0..=60.0).contains(&seconds)) {
                 return Err(anyhow::anyhow!("--clips must be at least 1 and --seconds 2–60").into());
             }
@@ -383,6 +386,12 @@ where
                     return Err(anyhow::anyhow!("--window must be 128–{} samples", poly.fft_len).into());
                 }
                 poly.window = w;
+            }
+            if let Some(n) = fft_len {
+                if !n.is_power_of_two() || n < poly.window || n > 16_384 {
+                    return Err(anyhow::anyhow!("--fft-len must be a power of two from the window ({}) to 16384", poly.window).into());
+                }
+                poly.fft_len = n;
             }
             let cfg = crate::pitch_eval::PitchEvalConfig { clips, seconds, seed, soundfont, pluck, poly };
             let report = crate::pitch_eval::evaluate_pitch(&cfg)?;
