@@ -89,7 +89,8 @@ enum Command {
         out: PathBuf,
         #[arg(long, value_enum, default_value_t = model_cmds::CloneMode::Fx)]
         mode: model_cmds::CloneMode,
-        /// What --input is, for --mode tone (auto: .mid → midi, 6 channels → hex, else mono).
+        /// What --input is, for --mode tone (auto: .mid → midi, 6 channels → hex, else mono;
+        /// line: a single-note line, tracked monophonically).
         #[arg(long, value_enum, default_value_t = live_input::InputKind::Auto)]
         input_kind: live_input::InputKind,
         /// MIDI channels → strings (auto: channel per string if the notes use channels 1–6

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use gddsp_core::analysis::loudness::FLOOR_DB;
+use gddsp_core::analysis::pitch::open_string_hz;
 use gddsp_core::analysis::ChannelFeatures;
 use gddsp_core::audio_io::{self, Audio};
 use gddsp_core::live::hex::HexTracker;
@@ -26,6 +27,10 @@ pub enum InputKind {
     Hex,
     /// A guitar on one channel (more channels are mixed down): the polyphonic tracker.
     Mono,
+    /// A single-note line on one channel: the monophonic tracker (YIN), each note on the
+    /// string that plays it at the lowest fret. Cleaner than `mono` where only one note
+    /// sounds at a time and the tone is bright or inharmonic (see `line_features`).
+    Line,
     /// A standard MIDI file.
     Midi,
 }
@@ -100,6 +105,35 @@ pub fn mono_features(at_rate: &Audio, spec: &ModelSpec) -> Vec<ChannelFeatures> 
     padded.resize(mono.len() + (shift + 1) * spec.hop, 0.0);
     let frames: Vec<StringFrame> = poly.track(&padded, spec.hop).iter().map(|f| f.strings).collect();
     to_features(&frames, shift, mono.len().div_ceil(spec.hop))
+}
+
+/// Per-string features of a single-note line (at the model rate) by the monophonic
+/// tracker: each voiced frame goes to the string that plays it at the lowest fret, kept
+/// while the note stays within that string's reach, so a line does not hop strings note
+/// by note. The polyphonic tracker hears a bright, inharmonic pluck (sox's `pluck`, the
+/// shipped riff) as several notes: a lone A2 read as five to six; YIN reads it as one.
+pub fn line_features(at_rate: &Audio, spec: &ModelSpec) -> Vec<ChannelFeatures> {
+    let mono = gddsp_core::analysis::channel_features(&at_rate.mix_down(), spec);
+    let frames = mono.f0_hz.len();
+    let mut strings = vec![ChannelFeatures { f0_hz: vec![0.0; frames], confidence: vec![0.0; frames], loudness_db: vec![FLOOR_DB; frames] }; STRINGS];
+    let mut current: Option<usize> = None;
+    for t in 0..frames {
+        let f = mono.f0_hz[t];
+        if mono.confidence[t] < gddsp_core::inference::controls::VOICED || f <= 0.0 {
+            current = None;
+            continue;
+        }
+        let reach = |s: usize| f >= open_string_hz(s) * 0.97 && f <= open_string_hz(s) * 4.0;
+        let s = match current {
+            Some(s) if reach(s) => s,
+            _ => (0..STRINGS).rev().find(|&s| f >= open_string_hz(s) * 0.97).unwrap_or(0),
+        };
+        current = Some(s);
+        strings[s].f0_hz[t] = f;
+        strings[s].confidence[t] = mono.confidence[t];
+        strings[s].loudness_db[t] = mono.loudness_db[t];
+    }
+    strings
 }
 
 /// A MIDI file's events in seconds, all tracks merged, tempo changes followed.

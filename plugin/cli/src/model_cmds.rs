@@ -83,6 +83,7 @@ fn input_features(input: &Audio, model: &Model, kind: InputKind) -> anyhow::Resu
     match kind {
         InputKind::Hex => live_input::hex_features(&at_rate, spec),
         InputKind::Mono | InputKind::Auto => Ok(live_input::mono_features(&at_rate, spec)),
+        InputKind::Line => Ok(live_input::line_features(&at_rate, spec)),
         InputKind::Midi => bail!("a MIDI input is a .mid file, not audio"),
     }
 }
@@ -206,8 +207,9 @@ pub fn demo(model_dir: &Path, out_dir: &Path, out: &mut dyn Write) -> anyhow::Re
     let input = audio_io::load(&riff)?;
     for (mode, name) in [(CloneMode::Fx, "demo_fx_clone.wav"), (CloneMode::Tone, "demo_tone_clone.wav")] {
         let path = out_dir.join(name);
-        let kind = live_input::resolve_kind(InputKind::Auto, &riff, Some(&input));
-        audio_io::write_wav(&path, &clone_audio(&model, &a, &input, mode, kind, 2.0)?)?;
+        // The riff is a single-note line of sox plucks, whose inharmonic partials the
+        // polyphonic tracker takes for extra notes (see `live_input::line_features`).
+        audio_io::write_wav(&path, &clone_audio(&model, &a, &input, mode, InputKind::Line, 2.0)?)?;
         writeln!(out, "wrote {} ({} clone of {})", path.display(), if mode == CloneMode::Fx { "FX" } else { "tone" }, riff.display())?;
     }
     Ok(())

@@ -323,7 +323,7 @@ fn tone_clone_plays_a_hex_pickup_a_mono_guitar_and_midi() {
     // A MIDI guitar: channel 5 is string 5 (A), channel 3 is string 3 (G).
     write_midi(&per_string, &[(4, 45, 0.5, 1.2), (2, 55, 0.5, 1.2)]);
 
-    for (input, kind) in [(&hex, "hex"), (&mono_path, "mono"), (&midi, "midi"), (&per_string, "auto"), (&mono_path, "auto")] {
+    for (input, kind) in [(&hex, "hex"), (&mono_path, "mono"), (&midi, "midi"), (&per_string, "auto"), (&mono_path, "auto"), (&mono_path, "line")] {
         let out_path = d.join(format!("{kind}-{}.wav", input.file_stem().unwrap().to_str().unwrap()));
         let out = gddsp(&[
             "clone", "--reference", reference.to_str().unwrap(), "--input", input.to_str().unwrap(), "--out", out_path.to_str().unwrap(),
