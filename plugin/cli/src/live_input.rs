@@ -99,12 +99,12 @@ pub fn hex_features(at_rate: &Audio, spec: &ModelSpec) -> anyhow::Result<Vec<Cha
 pub fn mono_features(at_rate: &Audio, spec: &ModelSpec) -> Vec<ChannelFeatures> {
     let mut poly = PolyTracker::new(spec.sample_rate as f32, spec.hop);
     let shift = frame_shift(poly.latency_samples(), spec.hop);
-    let mono = at_rate.mix_down();
+    let mut mono = at_rate.mix_down();
+    let len = mono.len();
     // Pad so the last notes are reported too.
-    let mut padded = mono.clone();
-    padded.resize(mono.len() + (shift + 1) * spec.hop, 0.0);
-    let frames: Vec<StringFrame> = poly.track(&padded, spec.hop).iter().map(|f| f.strings).collect();
-    to_features(&frames, shift, mono.len().div_ceil(spec.hop))
+    mono.resize(len + (shift + 1) * spec.hop, 0.0);
+    let frames: Vec<StringFrame> = poly.track(&mono, spec.hop).iter().map(|f| f.strings).collect();
+    to_features(&frames, shift, len.div_ceil(spec.hop))
 }
 
 /// Per-string features of a single-note line (at the model rate) by the monophonic
