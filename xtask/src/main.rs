@@ -6,6 +6,10 @@
 //!   command: the 1-hour corpus (seed 7, if CORPUS has none), the knob stage (seed 1), the
 //!   main joint run and the two ablations from its encoder side by side, the exports (the
 //!   main one into `models/`) and the evaluation report in `models/`.
+//! * `cargo xtask bundle gddsp [--release]` — the plugin as `target/bundled/gddsp.clap`,
+//!   `target/bundled/gddsp.vst3` and the standalone `target/bundled/gddsp-standalone`
+//!   (nice-plug-xtask builds and bundles; the standalone needs libasound2-dev and
+//!   libjack-jackd2-dev).
 
 use std::process::Command;
 
@@ -15,9 +19,34 @@ fn main() -> anyhow::Result<()> {
     let task = std::env::args().nth(1);
     match task.as_deref() {
         Some("perf-table") => perf_table(),
+        Some("bundle") => bundle(std::env::args().skip(2).collect()),
         Some("train-model") => train_model(std::env::args().nth(2).unwrap_or("corpus".into()), std::env::args().nth(3).unwrap_or("runs".into())),
-        _ => bail!("usage: cargo xtask perf-table | cargo xtask train-model [CORPUS] [RUNS]"),
+        _ => bail!("usage: cargo xtask bundle gddsp [--release] | cargo xtask perf-table | cargo xtask train-model [CORPUS] [RUNS]"),
     }
+}
+
+/// The cargo package behind the product name `gddsp` (`bundler.toml` names its bundles).
+const PLUGIN_PACKAGE: &str = "gddsp-plugin";
+const STANDALONE: &str = "gddsp-standalone";
+
+fn bundle(args: Vec<String>) -> anyhow::Result<()> {
+    let Some((product, cargo_args)) = args.split_first() else { bail!("usage: cargo xtask bundle gddsp [--release]") };
+    if product != "gddsp" {
+        bail!("unknown plugin {product:?}: the one plugin here is `gddsp`");
+    }
+    nice_plug_xtask::chdir_workspace_root()?;
+    let mut build_args = cargo_args.to_vec();
+    build_args.extend(["--features".into(), "standalone".into()]);
+    nice_plug_xtask::build(&[PLUGIN_PACKAGE.to_string()], &build_args)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| std::path::PathBuf::from("target"), Into::into);
+    nice_plug_xtask::bundle(&target, PLUGIN_PACKAGE, cargo_args, false)?;
+    let profile = if cargo_args.iter().any(|a| a == "--release") { "release" } else { "debug" };
+    let from = target.join(profile).join(STANDALONE);
+    let to = target.join("bundled").join(STANDALONE);
+    std::fs::copy(&from, &to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    eprintln!("Created the standalone app at '{}'", to.display());
+    eprintln!("The plugin finds its model in $GDDSP_MODEL_DIR, ~/.local/share/gddsp/models, or this checkout's models/.");
+    Ok(())
 }
 
 fn perf_table() -> anyhow::Result<()> {

@@ -6,6 +6,7 @@
 //! * [`synth`] — six harmonic oscillators plus filtered noise: the CLEAN reconstruction.
 //! * [`fx`] — distortion → delay → reverb: the WET reconstruction.
 //! * [`analysis`] — loudness, f0 + confidence, MFCC at the model frame rate.
+//! * [`engine`] — the plugin's audio thread: FX clone and tone clone, allocation-free.
 //! * [`audio_io`] — decoding any common audio file, resampling, writing WAV.
 //!
 //! Real-time blocks are plain `f32`, allocate only in `new`, and accept any block size.
@@ -14,6 +15,7 @@
 
 pub mod analysis;
 pub mod audio_io;
+pub mod engine;
 pub mod error;
 pub mod fx;
 pub mod inference;

@@ -153,3 +153,48 @@ fn live_trackers_and_midi_voices_run_without_allocating() {
     assert!(hex_frames > 50 && voiced > 5 * hex_frames, "hex: {hex_frames} frames, {voiced} voiced string-frames");
     assert!(poly_frames > 50, "poly: only {poly_frames} frames with notes");
 }
+
+#[test]
+fn engine_processes_both_modes_without_allocating() {
+    use gddsp_core::engine::{Engine, EngineParams, LiveSource, Mode, ToneControls};
+    use gddsp_core::inference::Model;
+    use gddsp_core::live::midi::MidiEvent;
+    let model = Model::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")).expect("the shipped model loads");
+    let rate = 44_100.0;
+    let knobs = Knobs::default().with(Knob::DistortionMix, 0.5).with(Knob::DelayMix, 0.4).with(Knob::ReverbMix, 0.3);
+    let mut engine = Engine::new(rate, 512, 2, &knobs);
+    let _worker = engine.attach_model(&model, vec![0.0; model.info.z_dim]).expect("decoder thread");
+    let guitar = sine(rate, 196.0, 0.3, 44_100);
+    let strings: Vec<Vec<f32>> = (0..6).map(|s| sine(rate, 82.4 * (s + 1) as f32, 0.1, 44_100)).collect();
+    let (mut left, mut right) = (guitar.clone(), guitar.clone());
+    let sources = [LiveSource::Mono, LiveSource::Hex, LiveSource::Midi];
+    let notes = [MidiEvent::NoteOn { channel: 0, note: 52, velocity: 100 }, MidiEvent::NoteOff { channel: 0, note: 52 }];
+    // Build every path once (first frames, mode switches), then count.
+    let mut step = |engine: &mut Engine, i: usize, at: usize, n: usize| {
+        let params = EngineParams {
+            mode: if i % 4 == 3 { Mode::FxClone } else { Mode::ToneClone },
+            source: sources[i % 3],
+            knobs: knobs.with(Knob::DelayTimeMs, 200.0 + (i % 5) as f32),
+            dry_wet: 0.8,
+            output_gain_db: -3.0,
+            tone: ToneControls { pitch_shift_st: (i % 3) as f32, ..ToneControls::default() },
+        };
+        let hex: [&[f32]; 6] = std::array::from_fn(|s| &strings[s][at..at + n]);
+        let mut main = [&mut left[at..at + n], &mut right[at..at + n]];
+        engine.process(&params, &mut main, Some(&hex), &notes[i % 2..i % 2 + 1]);
+    };
+    let blocks = [1usize, 64, 333, 512, 700];
+    let mut at = 0;
+    for (i, n) in blocks.iter().enumerate() {
+        step(&mut engine, i, at, *n);
+        at += n;
+    }
+    let ops = heap_operations(|| {
+        for (i, n) in blocks.iter().cycle().take(40).enumerate() {
+            step(&mut engine, i, at, *n);
+            at += n;
+        }
+    });
+    assert_eq!(ops, 0, "the engine touched the heap {ops} times");
+    assert!(left.iter().chain(&right).all(|v| v.is_finite()));
+}

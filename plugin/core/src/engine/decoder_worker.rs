@@ -1,0 +1,202 @@
+//! The decoder on its own thread. tract allocates on every run (≈ 107 allocations per
+//! frame, measured), so the audio thread never calls it: it sends each frame's controls
+//! through one `rtrb` ring and takes synth frames from another; if a frame is late the
+//! synth holds the last one.
+//!
+//! On the rings a frame is a fixed run of `f32`s: controls are `f0 [V] ++ decoder
+//! inputs [V × 3]`, synth frames `f0 [V] ++ amplitude [V] ++ harmonics [V × H] ++
+//! noise [N]`. The timbre `z` reaches the worker by a channel from whoever analysed the
+//! reference (never the audio thread); a new `z` restarts the decoder's GRU state.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rtrb::{Consumer, Producer, RingBuffer};
+
+use crate::inference::{DecoderStream, Model};
+use crate::synth::SynthFrame;
+use crate::ModelSpec;
+
+/// Frames each ring holds (0.25 s at 250 frames/s).
+const RING_FRAMES: usize = 64;
+/// How long the worker sleeps when there is nothing to decode.
+const IDLE: Duration = Duration::from_micros(300);
+
+/// Frame sizes on the rings.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    voices: usize,
+    harmonics: usize,
+    noise: usize,
+}
+
+impl Layout {
+    fn of(spec: &ModelSpec) -> Self {
+        Layout { voices: spec.voices, harmonics: spec.harmonics, noise: spec.noise_bands }
+    }
+    fn controls(&self) -> usize {
+        self.voices * 4
+    }
+    fn synth(&self) -> usize {
+        self.voices * (2 + self.harmonics) + self.noise
+    }
+}
+
+/// The audio thread's end.
+pub struct DecoderLink {
+    to_worker: Producer<f32>,
+    from_worker: Consumer<f32>,
+    layout: Layout,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    stop: AtomicBool,
+    /// Frames the worker decoded, and frames dropped because a ring was full.
+    decoded: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl DecoderLink {
+    /// Queues one frame's controls (`f0 [V]`, decoder inputs `[V × 3]`). Returns false,
+    /// dropping the frame, when the worker is too far behind.
+    pub fn send(&mut self, f0: &[f32], controls: &[f32]) -> bool {
+        let n = self.layout.controls();
+        let Ok(mut chunk) = self.to_worker.write_chunk(n) else {
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        };
+        let (a, b) = chunk.as_mut_slices();
+        let src = f0.iter().chain(controls.iter());
+        for (dst, v) in a.iter_mut().chain(b.iter_mut()).zip(src) {
+            *dst = *v;
+        }
+        chunk.commit_all();
+        true
+    }
+
+    /// Synth frames ready to be taken.
+    pub fn ready(&self) -> usize {
+        self.from_worker.slots() / self.layout.synth()
+    }
+
+    /// Takes the next decoded frame into `frame`; false (and `frame` untouched) if none.
+    pub fn receive(&mut self, frame: &mut SynthFrame) -> bool {
+        let Ok(chunk) = self.from_worker.read_chunk(self.layout.synth()) else { return false };
+        let (a, b) = chunk.as_slices();
+        let mut values = a.iter().chain(b.iter());
+        let fields: [&mut Vec<f32>; 4] = [&mut frame.f0_hz, &mut frame.amplitude, &mut frame.harmonics, &mut frame.noise];
+        for field in fields {
+            for (dst, v) in field.iter_mut().zip(&mut values) {
+                *dst = *v;
+            }
+        }
+        chunk.commit_all();
+        true
+    }
+
+    /// Drops decoded frames until at most `keep` are waiting (bounds the latency).
+    pub fn skip_to(&mut self, keep: usize) {
+        let extra = self.ready().saturating_sub(keep);
+        if extra > 0 {
+            if let Ok(chunk) = self.from_worker.read_chunk(extra * self.layout.synth()) {
+                chunk.commit_all();
+            }
+        }
+    }
+
+    pub fn frames_dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    pub fn frames_decoded(&self) -> u64 {
+        self.shared.decoded.load(Ordering::Relaxed)
+    }
+}
+
+/// The worker thread's owner: sets the timbre, stops and joins the thread on drop.
+pub struct DecoderWorker {
+    z: Sender<Vec<f32>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DecoderWorker {
+    /// Starts the worker with timbre `z`; returns it and the audio thread's link.
+    pub fn spawn(model: &Model, z: Vec<f32>) -> std::io::Result<(DecoderWorker, DecoderLink)> {
+        let layout = Layout::of(model.spec());
+        let (to_worker, worker_in) = RingBuffer::new(RING_FRAMES * layout.controls());
+        let (worker_out, from_worker) = RingBuffer::new(RING_FRAMES * layout.synth());
+        let shared = Arc::new(Shared { stop: AtomicBool::new(false), decoded: AtomicU64::new(0), dropped: AtomicU64::new(0) });
+        let (z_tx, z_rx) = mpsc::channel();
+        let stream = model.decoder();
+        let worker_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("gddsp-decoder".into())
+            .spawn(move || run(stream, z, z_rx, worker_in, worker_out, layout, &worker_shared))?;
+        Ok((DecoderWorker { z: z_tx, shared: shared.clone(), thread: Some(thread) }, DecoderLink { to_worker, from_worker, layout, shared }))
+    }
+
+    /// A sender of new timbres, for a thread that outlives this borrow (a send to a
+    /// stopped worker is ignored).
+    pub fn z_sender(&self) -> Sender<Vec<f32>> {
+        self.z.clone()
+    }
+
+    /// A new timbre for the frames that follow.
+    pub fn set_z(&self, z: Vec<f32>) {
+        // The worker only stops when this owner drops, so the receiver is alive.
+        let _ = self.z.send(z);
+    }
+}
+
+impl Drop for DecoderWorker {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(mut stream: DecoderStream, mut z: Vec<f32>, z_rx: Receiver<Vec<f32>>, mut input: Consumer<f32>, mut output: Producer<f32>, layout: Layout, shared: &Shared) {
+    let v = layout.voices;
+    let mut controls = vec![0f32; layout.controls()];
+    while !shared.stop.load(Ordering::Relaxed) {
+        if let Some(latest) = z_rx.try_iter().last() {
+            z = latest;
+            stream.reset();
+        }
+        let Ok(chunk) = input.read_chunk(layout.controls()) else {
+            std::thread::sleep(IDLE);
+            continue;
+        };
+        let (a, b) = chunk.as_slices();
+        for (dst, src) in controls.iter_mut().zip(a.iter().chain(b.iter())) {
+            *dst = *src;
+        }
+        chunk.commit_all();
+        let frame = match stream.step(&controls[v..], &z) {
+            Ok(mut f) => {
+                f.f0_hz.copy_from_slice(&controls[..v]);
+                f
+            }
+            // A failed run is a silent frame: the audio goes on.
+            Err(_) => SynthFrame { f0_hz: controls[..v].to_vec(), amplitude: vec![0.0; v], harmonics: vec![0.0; v * layout.harmonics], noise: vec![0.0; layout.noise] },
+        };
+        let Ok(mut out) = output.write_chunk(layout.synth()) else {
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let (a, b) = out.as_mut_slices();
+        let values = frame.f0_hz.iter().chain(&frame.amplitude).chain(&frame.harmonics).chain(&frame.noise);
+        for (dst, v) in a.iter_mut().chain(b.iter_mut()).zip(values) {
+            *dst = *v;
+        }
+        out.commit_all();
+        shared.decoded.fetch_add(1, Ordering::Relaxed);
+    }
+}

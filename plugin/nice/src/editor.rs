@@ -1,0 +1,282 @@
+//! The egui editor: the reference (drop a clip or type its path and open it), its
+//! waveform and spectrogram, the inferred knobs next to the current ones with *Apply*
+//! (one begin / set / end gesture, so the host records and can undo it) and *Copy as
+//! pedalboard settings*, then the mode, input and tone-clone controls.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use egui::{Color32, RichText, Sense, Vec2};
+use nice_plug::context::gui::GuiContext;
+use nice_plug::prelude::*;
+use nice_plug_egui::widgets::ParamSlider;
+use nice_plug_egui::{create_egui_editor, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
+use parking_lot::Mutex;
+
+use gddsp_core::inference::Model;
+use gddsp_core::knobs::{Knob, Knobs, KNOBS};
+
+use crate::params::{knobs_to_map, GddspParams, SavedReference};
+use crate::reference::{shared_model, ReferenceView, ReferenceWorker, Status};
+
+const ERROR: Color32 = Color32::from_rgb(235, 110, 100);
+const ACCENT: Color32 = Color32::from_rgb(110, 200, 170);
+
+pub struct GddspEditor {
+    params: Arc<GddspParams>,
+    reference: Arc<ReferenceWorker>,
+    model: Arc<Mutex<Option<Result<Arc<Model>, String>>>>,
+    gui: Option<GuiContext>,
+    path: String,
+    /// Last analysis saved into the session, so a new one is saved once.
+    saved_file: Option<(String, usize)>,
+    message: Option<String>,
+}
+
+pub fn create(params: Arc<GddspParams>, reference: Arc<ReferenceWorker>, model: Arc<Mutex<Option<Result<Arc<Model>, String>>>>, repaint: RepaintNotifier) -> Option<EguiEditor<GddspEditor>> {
+    let state = params.editor_state.clone();
+    create_egui_editor(state, repaint, EguiNiceSettings::new().with_tile("GDDSP"), GddspEditor { params, reference, model, gui: None, path: String::new(), saved_file: None, message: None })
+}
+
+/// The knobs as a guitarist would set them on real pedals, and as JSON for tools.
+pub fn pedalboard_text(knobs: &Knobs) -> String {
+    let mut lines = vec!["GDDSP pedalboard settings".to_string()];
+    for (spec, v) in KNOBS.iter().zip(knobs.values()) {
+        lines.push(format!("  {:<22} {:>9} {}", spec.name, format_value(*v), spec.unit));
+    }
+    let json = knobs.to_json().to_string();
+    lines.push(String::new());
+    lines.push(json);
+    lines.join("\n")
+}
+
+fn format_value(v: f32) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Sets every knob to `knobs` as one gesture: begin all, set all, end all.
+pub fn apply_knobs(setter: &ParamSetter, params: &GddspParams, knobs: &Knobs) {
+    for k in Knob::ALL {
+        setter.begin_set_parameter(params.knob(k));
+    }
+    for k in Knob::ALL {
+        setter.set_parameter(params.knob(k), knobs.get(k));
+    }
+    for k in Knob::ALL {
+        setter.end_set_parameter(params.knob(k));
+    }
+}
+
+impl NiceEguiApp for GddspEditor {
+    fn build(&mut self, _egui_ctx: egui::Context, gui: GuiContext, _frame: &mut nice_plug_egui::Frame) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        self.gui = Some(gui);
+        Ok(())
+    }
+
+    fn editor_closed(&mut self) {
+        self.gui = None;
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+        let Some(gui) = self.gui.clone() else { return };
+        let setter = gui.param_setter();
+        let dropped: Vec<PathBuf> = ui.ctx().input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
+        if let Some(p) = dropped.into_iter().next() {
+            self.path = p.display().to_string();
+            self.reference.analyse(p);
+        }
+        let view = self.reference.view.lock().clone();
+        self.remember(&view);
+        if view.status == Status::Analysing {
+            ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+        }
+
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.heading("GDDSP — guitar tone clone");
+            self.reference_row(ui, &view);
+            draw_waveform(ui, &view);
+            draw_spectrogram(ui, &view);
+            ui.separator();
+            self.knob_table(ui, &setter, &view);
+            ui.separator();
+            self.play_controls(ui, &setter);
+        });
+    }
+}
+
+impl GddspEditor {
+    /// Saves a finished analysis with the session (the audio thread never reads it).
+    fn remember(&mut self, view: &ReferenceView) {
+        let (Status::Done, Some(z), Some(k)) = (&view.status, &view.z, &view.inferred) else { return };
+        let key = (view.file.clone(), z.len());
+        if self.saved_file.as_ref() == Some(&key) {
+            return;
+        }
+        *self.params.reference.lock() = Some(SavedReference { file: view.file.clone(), z: z.clone(), knobs: knobs_to_map(k) });
+        self.saved_file = Some(key);
+    }
+
+    fn reference_row(&mut self, ui: &mut egui::Ui, view: &ReferenceView) {
+        ui.horizontal(|ui| {
+            ui.label("Reference clip:");
+            ui.add(egui::TextEdit::singleline(&mut self.path).hint_text("drop a clip here, or type its path").desired_width(420.0));
+            if ui.button("Open").clicked() && !self.path.trim().is_empty() {
+                self.reference.analyse(PathBuf::from(self.path.trim()));
+            }
+        });
+        match &view.status {
+            Status::Idle => {
+                let saved = self.params.reference.lock().as_ref().map(|r| r.file.clone());
+                match saved {
+                    Some(f) => ui.label(format!("Tone from the saved reference {f}. Drop a clip to analyse another.")),
+                    None => ui.label("Drop a wet guitar clip (WAV, FLAC, MP3, OGG; any rate) onto this window."),
+                };
+            }
+            Status::Analysing => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(format!("Analysing {} …", view.file));
+                });
+            }
+            Status::Done => {
+                ui.label(RichText::new(format!("{}: {:.1} s analysed in {:.2} s", view.file, view.seconds, view.elapsed_s)).color(ACCENT));
+            }
+            Status::Failed(e) => {
+                ui.label(RichText::new(e).color(ERROR));
+            }
+        }
+        if let Some(Err(e)) = self.model.lock().as_ref() {
+            ui.label(RichText::new(format!("{e} — FX clone still works; tone clone and analysis need the model.")).color(ERROR));
+        }
+    }
+
+    fn knob_table(&mut self, ui: &mut egui::Ui, setter: &ParamSetter, view: &ReferenceView) {
+        let inferred = view.inferred.or_else(|| self.params.reference.lock().as_ref().map(|r| crate::params::knobs_from_map(&r.knobs)));
+        egui::Grid::new("knobs").num_columns(3).striped(true).show(ui, |ui| {
+            ui.label(RichText::new("Knob").strong());
+            ui.label(RichText::new("Current").strong());
+            ui.label(RichText::new("Inferred from the reference").strong());
+            ui.end_row();
+            for k in Knob::ALL {
+                let spec = k.spec();
+                ui.label(spec.name);
+                ui.add(ParamSlider::for_param(self.params.knob(k), setter).with_width(220.0));
+                match inferred {
+                    Some(inf) => ui.label(format!("{} {}", format_value(inf.get(k)), spec.unit)),
+                    None => ui.label("—"),
+                };
+                ui.end_row();
+            }
+        });
+        ui.horizontal(|ui| {
+            let apply = ui.add_enabled(inferred.is_some(), egui::Button::new("Apply inferred knobs"));
+            if let (true, Some(inf)) = (apply.clicked(), inferred) {
+                apply_knobs(setter, &self.params, &inf);
+                self.message = Some("Applied (one undo step in your DAW).".into());
+            }
+            if ui.button("Copy as pedalboard settings").clicked() {
+                let knobs = inferred.unwrap_or_else(|| self.params.current_knobs());
+                ui.ctx().copy_text(pedalboard_text(&knobs));
+                self.message = Some(format!("Copied the {} knobs to the clipboard.", if inferred.is_some() { "inferred" } else { "current" }));
+            }
+            if let Some(m) = &self.message {
+                ui.label(m);
+            }
+        });
+    }
+
+    fn play_controls(&mut self, ui: &mut egui::Ui, setter: &ParamSetter) {
+        let p = &self.params;
+        egui::Grid::new("play").num_columns(2).show(ui, |ui| {
+            let row = |ui: &mut egui::Ui, name: &str, add: &mut dyn FnMut(&mut egui::Ui)| {
+                ui.label(name);
+                add(ui);
+                ui.end_row();
+            };
+            row(ui, "Mode", &mut |ui| {
+                ui.add(ParamSlider::for_param(&p.mode, setter));
+            });
+            row(ui, "Input", &mut |ui| {
+                ui.add(ParamSlider::for_param(&p.input, setter));
+            });
+            row(ui, "Dry/wet", &mut |ui| {
+                ui.add(ParamSlider::for_param(&p.dry_wet, setter));
+            });
+            row(ui, "Output gain", &mut |ui| {
+                ui.add(ParamSlider::for_param(&p.output_gain_db, setter));
+            });
+        });
+        ui.collapsing("Tone clone", |ui| {
+            if shared_model(&self.model).is_err() {
+                ui.label(RichText::new("Tone clone needs the model (see above).").color(ERROR));
+            }
+            egui::Grid::new("tone").num_columns(2).show(ui, |ui| {
+                let sliders: [(&str, &FloatParam); 6] = [
+                    ("Pitch shift", &p.pitch_shift_st),
+                    ("Loudness shift", &p.loudness_shift_db),
+                    ("Confidence gate", &p.confidence_gate),
+                    ("Autotune", &p.autotune),
+                    ("Harmonics gain", &p.harmonics_gain_db),
+                    ("Noise gain", &p.noise_gain_db),
+                ];
+                for (name, param) in sliders {
+                    ui.label(name);
+                    ui.add(ParamSlider::for_param(param, setter));
+                    ui.end_row();
+                }
+                ui.label("Auto adjust");
+                ui.add(ParamSlider::for_param(&p.auto_adjust, setter));
+                ui.end_row();
+            });
+        });
+    }
+}
+
+fn draw_waveform(ui: &mut egui::Ui, view: &ReferenceView) {
+    if view.waveform.is_empty() {
+        return;
+    }
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width().min(800.0), 70.0), Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, Color32::from_gray(25));
+    let n = view.waveform.len() as f32;
+    for (i, &(lo, hi)) in view.waveform.iter().enumerate() {
+        let x = rect.left() + rect.width() * i as f32 / n;
+        let y = |v: f32| rect.center().y - v.clamp(-1.0, 1.0) * rect.height() / 2.0;
+        painter.line_segment([egui::pos2(x, y(hi)), egui::pos2(x, y(lo))], egui::Stroke::new(1.0, ACCENT));
+    }
+}
+
+fn draw_spectrogram(ui: &mut egui::Ui, view: &ReferenceView) {
+    let Some(rows) = view.spectrogram.first().map(Vec::len) else { return };
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width().min(800.0), 110.0), Sense::hover());
+    let painter = ui.painter_at(rect);
+    let (cw, rh) = (rect.width() / view.spectrogram.len() as f32, rect.height() / rows as f32);
+    for (c, col) in view.spectrogram.iter().enumerate() {
+        for (r, &v) in col.iter().enumerate() {
+            let shade = (v * 255.0) as u8;
+            let cell = egui::Rect::from_min_size(egui::pos2(rect.left() + c as f32 * cw, rect.bottom() - (r + 1) as f32 * rh), Vec2::new(cw + 0.5, rh + 0.5));
+            painter.rect_filled(cell, 0.0, Color32::from_rgb(shade / 3, shade, (shade as f32 * 0.8) as u8));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pedalboard_text_lists_every_knob_with_units_and_parses_back() {
+        let knobs = Knobs::default().with(Knob::DelayTimeMs, 350.0).with(Knob::DistortionDriveDb, 18.5);
+        let text = pedalboard_text(&knobs);
+        assert!(text.contains("delay.time_ms") && text.contains("350 ms"), "{text}");
+        assert!(text.contains("18.50 dB"), "{text}");
+        let json = text.lines().last().unwrap();
+        let back = Knobs::from_json(json).expect("the JSON line is a knob setting");
+        assert_eq!(back, knobs);
+    }
+}
