@@ -123,9 +123,13 @@ impl GddspEditor {
     fn reference_row(&mut self, ui: &mut egui::Ui, view: &ReferenceView) {
         ui.horizontal(|ui| {
             ui.label("Reference clip:");
-            ui.add(egui::TextEdit::singleline(&mut self.path).hint_text("drop a clip here, or type its path").desired_width(420.0));
-            if ui.button("Open").clicked() && !self.path.trim().is_empty() {
+            // The button comes first: a text field's hit area reaches past its frame.
+            let open = ui.button("Open").clicked();
+            let field = ui.add(egui::TextEdit::singleline(&mut self.path).hint_text("drop a clip here, or type its path and press Enter").desired_width(420.0));
+            let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (open || entered) && !self.path.trim().is_empty() {
                 self.reference.analyse(PathBuf::from(self.path.trim()));
+                ui.ctx().request_repaint();
             }
         });
         match &view.status {
