@@ -191,6 +191,11 @@ fn engine_processes_both_modes_without_allocating() {
     }
     let ops = heap_operations(|| {
         for (i, n) in blocks.iter().cycle().take(40).enumerate() {
+            // A host resets on the audio thread when processing starts (CLAP
+            // `start_processing`): that must not allocate either.
+            if i % 13 == 12 {
+                engine.reset();
+            }
             step(&mut engine, i, at, *n);
             at += n;
         }

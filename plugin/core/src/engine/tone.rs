@@ -98,8 +98,12 @@ impl ToneShaper {
         ToneShaper { norm: norm.clone(), held_hz: std::array::from_fn(open_string_hz), loudness: Running::EMPTY, pitch: Running::EMPTY }
     }
 
+    /// Forgets the player (held pitches, running statistics). Allocation-free: the host
+    /// calls it on the audio thread when processing starts.
     pub fn reset(&mut self) {
-        *self = ToneShaper::new(&self.norm);
+        self.held_hz = std::array::from_fn(open_string_hz);
+        self.loudness = Running::EMPTY;
+        self.pitch = Running::EMPTY;
     }
 
     /// Writes the oscillators' f0 (`[STRINGS]`, Hz) and the decoder's standardised
