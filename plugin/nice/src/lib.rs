@@ -40,6 +40,8 @@ pub struct Gddsp {
     repaint: RepaintNotifier,
     midi: Vec<MidiEvent>,
     aux_ptrs: Vec<*const f32>,
+    /// The latency reported at the last activation (CLAP lets latency change only inside
+    /// `activate`), for the mode and input it was computed for.
     latency: Option<(Mode, LiveSource, usize)>,
 }
 
@@ -160,7 +162,11 @@ impl Plugin for Gddsp {
         let p = self.params.engine_params(buffer.samples() as u32);
         let latency = engine.latency_samples(p.mode, p.source);
         if self.latency != Some((p.mode, p.source, latency)) {
-            context.set_latency_samples(latency as u32);
+            // A new mode or input changes the latency: the host must deactivate and
+            // reactivate the plugin to take it (CLAP allows `latency.changed` only during
+            // `activate`; clap-validator fails a plugin that reports it from `process`).
+            // `activate` then reports the new figure. Asked once per change.
+            context.request_restart();
             self.latency = Some((p.mode, p.source, latency));
         }
         self.aux_ptrs.clear();
