@@ -12,3 +12,5 @@ pub fn repo_root() -> PathBuf {
 pub fn example(name: &str) -> PathBuf {
     repo_root().join("models/examples").join(name)
 }
+
+pub mod clap_host;
