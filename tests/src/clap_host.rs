@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_extensions::latency::PluginLatency;
-use clack_extensions::params::{ParamInfoBuffer, PluginParams};
+use clack_extensions::params::{ParamInfoBuffer, ParamInfoFlags, PluginParams};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::{NoteOffEvent, NoteOnEvent, ParamValueEvent};
 use clack_host::events::Match;
@@ -93,6 +93,7 @@ pub struct ParamListing {
     pub min: f64,
     pub max: f64,
     pub default: f64,
+    pub automatable: bool,
 }
 
 /// Something that happens at a sample of a block.
@@ -173,6 +174,7 @@ impl Plugin {
                     min: info.min_value,
                     max: info.max_value,
                     default: info.default_value,
+                    automatable: info.flags.contains(ParamInfoFlags::IS_AUTOMATABLE),
                 })
             })
             .collect()

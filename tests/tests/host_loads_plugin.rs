@@ -216,6 +216,26 @@ fn a_mode_change_reaches_the_host_as_a_restart_with_the_new_latency() {
     });
 }
 
+/// What a host lists: every knob of the table under the id derived from its name (ids a
+/// saved project and recorded automation rely on), automatable, with its default.
+#[test]
+fn the_host_lists_every_knob_under_its_stable_id() {
+    in_child("the_host_lists_every_knob_under_its_stable_id", || {
+        let mut plugin = Plugin::load(&plugin_library());
+        let listing = plugin.params();
+        for knob in gddsp_core::KNOBS.iter() {
+            let p = listing.iter().find(|p| p.id == id(knob.name)).unwrap_or_else(|| panic!("{} is not listed under its id", knob.name));
+            assert!(p.automatable, "{} cannot be automated", knob.name);
+            let default = plugin.clap_value(p.id, knob.default as f64);
+            assert!((p.default - default).abs() < 1e-6, "{}: default {} ≠ the table's {} ({default})", knob.name, p.default, knob.default);
+        }
+        for extra in ["mode", "input", "dry_wet", "output_gain_db", "tone.pitch_shift_st", "tone.loudness_shift_db", "tone.confidence_gate", "tone.autotune", "tone.harmonics_gain_db", "tone.noise_gain_db", "tone.auto_adjust"] {
+            assert!(listing.iter().any(|p| p.id == id(extra)), "{extra} is not listed");
+        }
+        assert_eq!(listing.len(), gddsp_core::KNOBS.len() + 11, "unexpected parameters: {listing:?}");
+    });
+}
+
 #[test]
 fn state_round_trips_parameters_and_the_analysed_reference() {
     in_child("state_round_trips_parameters_and_the_analysed_reference", || {
