@@ -90,7 +90,10 @@ fn screenshot() {
     conn.create_window(0, parent, root, 0, 0, size.width as u16, size.height as u16, 0, WindowClass::INPUT_OUTPUT, 0, &CreateWindowAux::new().background_pixel(0).event_mask(EventMask::EXPOSURE))
         .unwrap();
     conn.map_window(parent).unwrap();
-    conn.flush().unwrap();
+    // A round trip: the server has made the window before the editor's own connection
+    // reparents into it (requests of two connections are not ordered; without this the
+    // reparent failed with BadWindow about one run in ten).
+    conn.get_input_focus().unwrap().reply().unwrap();
     // SAFETY: `parent` is a live X11 window on this display, kept until the editor is gone.
     unsafe { gui.set_parent(&mut plugin.main_thread(), Window::from_x11_handle(parent as _)) }.expect("embeds in the host window");
     gui.show(&mut plugin.main_thread()).expect("shows");
