@@ -1,9 +1,9 @@
-//! The egui editor: the reference (drop a clip or type its path and open it), its
+//! The egui editor: the reference (browse to a clip or type its path and open it), its
 //! waveform and spectrogram, the inferred knobs next to the current ones with *Apply*
 //! (one begin / set / end gesture, so the host records and can undo it) and *Copy as
 //! pedalboard settings*, then the mode, input and tone-clone controls.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use egui::{Color32, RichText, Sense, Vec2};
@@ -31,11 +31,104 @@ pub struct GddspEditor {
     /// Last analysis saved into the session, so a new one is saved once.
     saved_file: Option<(String, usize)>,
     message: Option<String>,
+    /// The in-editor file browser, when open.
+    browser: Option<Browser>,
+}
+
+/// Audio files the reference worker decodes (symphonia's formats as built here).
+const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "flac", "mp3", "ogg", "oga", "wave"];
+
+/// A folder's listing: subfolders, then audio files, each sorted; hidden entries left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    pub folders: Vec<String>,
+    pub files: Vec<String>,
+}
+
+pub fn list_folder(dir: &Path) -> std::io::Result<Listing> {
+    let mut folders = Vec::new();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        // `metadata` follows symlinks, so a linked folder lists as a folder.
+        let Ok(meta) = std::fs::metadata(entry.path()) else { continue };
+        if meta.is_dir() {
+            folders.push(name);
+        } else if Path::new(&name).extension().and_then(|e| e.to_str()).is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())) {
+            files.push(name);
+        }
+    }
+    folders.sort_by_key(|n| n.to_lowercase());
+    files.sort_by_key(|n| n.to_lowercase());
+    Ok(Listing { folders, files })
+}
+
+/// A file browser drawn in egui: the plugin opens no native dialog (one would pull GTK or a
+/// desktop portal into a plugin, and egui-baseview 0.9 does not pass the window system's
+/// file drops on to egui, so this is how a clip is picked without typing its path).
+struct Browser {
+    dir: PathBuf,
+    listing: Result<Listing, String>,
+}
+
+impl Browser {
+    fn at(dir: PathBuf) -> Browser {
+        let listing = list_folder(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()));
+        Browser { dir, listing }
+    }
+
+    /// Where browsing starts: the folder of the typed path, else the home folder.
+    fn start(typed: &str) -> Browser {
+        let typed = Path::new(typed.trim());
+        let from_typed = if typed.is_dir() { Some(typed.to_path_buf()) } else { typed.parent().filter(|p| p.is_dir()).map(Path::to_path_buf) };
+        let dir = from_typed.filter(|p| !p.as_os_str().is_empty()).or_else(|| std::env::var_os("HOME").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("/"));
+        Browser::at(dir)
+    }
+
+    /// Draws the browser; returns the file picked, if one was.
+    fn show(&mut self, ui: &mut egui::Ui) -> Option<PathBuf> {
+        let mut go_to = None;
+        let mut picked = None;
+        ui.horizontal(|ui| {
+            if ui.button("Up").clicked() {
+                go_to = self.dir.parent().map(Path::to_path_buf);
+            }
+            ui.label(self.dir.display().to_string());
+        });
+        egui::ScrollArea::vertical().id_salt("browser").max_height(180.0).show(ui, |ui| match &self.listing {
+            Err(e) => {
+                ui.label(RichText::new(e).color(ERROR));
+            }
+            Ok(l) if l.folders.is_empty() && l.files.is_empty() => {
+                ui.label("no folders or audio files here");
+            }
+            Ok(l) => {
+                for f in &l.folders {
+                    if ui.selectable_label(false, format!("{f}/")).clicked() {
+                        go_to = Some(self.dir.join(f));
+                    }
+                }
+                for f in &l.files {
+                    if ui.selectable_label(false, f.as_str()).clicked() {
+                        picked = Some(self.dir.join(f));
+                    }
+                }
+            }
+        });
+        if let Some(dir) = go_to {
+            *self = Browser::at(dir);
+        }
+        picked
+    }
 }
 
 pub fn create(params: Arc<GddspParams>, reference: Arc<ReferenceWorker>, model: Arc<Mutex<Option<Result<Arc<Model>, String>>>>, repaint: RepaintNotifier) -> Option<EguiEditor<GddspEditor>> {
     let state = params.editor_state.clone();
-    create_egui_editor(state, repaint, EguiNiceSettings::new().with_tile("GDDSP"), GddspEditor { params, reference, model, gui: None, path: String::new(), saved_file: None, message: None })
+    create_egui_editor(state, repaint, EguiNiceSettings::new().with_tile("GDDSP"), GddspEditor { params, reference, model, gui: None, path: String::new(), saved_file: None, message: None, browser: None })
 }
 
 /// The knobs as a guitarist would set them on real pedals, and as JSON for tools.
@@ -84,6 +177,8 @@ impl NiceEguiApp for GddspEditor {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
         let Some(gui) = self.gui.clone() else { return };
         let setter = gui.param_setter();
+        // Kept for hosts and windowing layers that pass file drops on to egui (egui-baseview
+        // 0.9 receives baseview's drop events but does not forward them).
         let dropped: Vec<PathBuf> = ui.ctx().input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
         if let Some(p) = dropped.into_iter().next() {
             self.path = p.display().to_string();
@@ -124,20 +219,33 @@ impl GddspEditor {
         ui.horizontal(|ui| {
             ui.label("Reference clip:");
             // The button comes first: a text field's hit area reaches past its frame.
+            if ui.selectable_label(self.browser.is_some(), "Browse…").clicked() {
+                self.browser = match self.browser {
+                    Some(_) => None,
+                    None => Some(Browser::start(&self.path)),
+                };
+            }
             let open = ui.button("Open").clicked();
-            let field = ui.add(egui::TextEdit::singleline(&mut self.path).hint_text("drop a clip here, or type its path and press Enter").desired_width(420.0));
+            let field = ui.add(egui::TextEdit::singleline(&mut self.path).hint_text("or type a clip's path and press Enter").desired_width(380.0));
             let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (open || entered) && !self.path.trim().is_empty() {
+                self.browser = None;
                 self.reference.analyse(PathBuf::from(self.path.trim()));
                 ui.ctx().request_repaint();
             }
         });
+        if let Some(picked) = self.browser.as_mut().and_then(|b| b.show(ui)) {
+            self.path = picked.display().to_string();
+            self.browser = None;
+            self.reference.analyse(picked);
+            ui.ctx().request_repaint();
+        }
         match &view.status {
             Status::Idle => {
                 let saved = self.params.reference.lock().as_ref().map(|r| r.file.clone());
                 match saved {
-                    Some(f) => ui.label(format!("Tone from the saved reference {f}. Drop a clip to analyse another.")),
-                    None => ui.label("Drop a wet guitar clip (WAV, FLAC, MP3, OGG; any rate) onto this window."),
+                    Some(f) => ui.label(format!("Tone from the saved reference {f}. Open a clip to analyse another.")),
+                    None => ui.label("Open a wet guitar clip (WAV, FLAC, MP3, OGG; any rate): Browse…, or type its path."),
                 };
             }
             Status::Analysing => {
@@ -266,6 +374,29 @@ fn draw_spectrogram(ui: &mut egui::Ui, view: &ReferenceView) {
             let cell = egui::Rect::from_min_size(egui::pos2(rect.left() + c as f32 * cw, rect.bottom() - (r + 1) as f32 * rh), Vec2::new(cw + 0.5, rh + 0.5));
             painter.rect_filled(cell, 0.0, Color32::from_rgb(shade / 3, shade, (shade as f32 * 0.8) as u8));
         }
+    }
+}
+
+#[cfg(test)]
+mod browser_tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_lists_subfolders_then_audio_files_and_nothing_else() {
+        let dir = std::env::temp_dir().join(format!("gddsp-browser-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("Solos")).unwrap();
+        std::fs::create_dir_all(dir.join(".cache")).unwrap();
+        for f in ["b.WAV", "a.flac", "notes.txt", ".hidden.wav", "riff.mp3", "cover.png"] {
+            std::fs::write(dir.join(f), b"x").unwrap();
+        }
+        let l = list_folder(&dir).unwrap();
+        assert_eq!(l.folders, vec!["Solos"]);
+        assert_eq!(l.files, vec!["a.flac", "b.WAV", "riff.mp3"]);
+        assert!(list_folder(&dir.join("missing")).is_err(), "a missing folder is an error, not an empty list");
+        let b = Browser::start(&dir.join("a.flac").display().to_string());
+        assert_eq!(b.dir, dir, "browsing starts in the typed file's folder");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
 
