@@ -10,7 +10,8 @@
 //!   thread + decoder thread + the host's own copying, which is negligible). The audio
 //!   thread's share is printed too.
 //!
-//! `cargo bench -p gddsp-e2e --bench plugin [-- SECONDS]` (default 10 s per case).
+//! `cargo bench -p gddsp-e2e --bench plugin [-- SECONDS] [fx|mono|hex|midi]` (default
+//! 10 s per case, every case; naming cases runs only those, e.g. under `perf`).
 
 use std::time::Instant;
 
@@ -69,6 +70,9 @@ fn run(name: &str, seconds: f64, flush: &[(&str, f64)], input: &[Vec<f32>; 2], h
 fn main() {
     // `cargo bench` passes `--bench`; a number is the seconds per case.
     let seconds: f64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10.0);
+    let named: Vec<String> = std::env::args().skip(1).filter(|a| ["fx", "mono", "hex", "midi"].contains(&a.as_str())).collect();
+    let wanted = |case: &str| named.is_empty() || named.iter().any(|n| n == case);
+    let skipped = || Figures { process_factor: f64::NAN, audio_thread_factor: f64::NAN, wall_factor: 1.0 };
     let len = (seconds * RATE) as usize;
     println!("GDDSP through its CLAP entry point: {RATE} Hz stereo, blocks of {BLOCK}, {seconds} s per case, {}", plugin_library().display());
 
@@ -83,7 +87,7 @@ fn main() {
         ("reverb.decay_s", 2.0),
         ("reverb.mix", 0.3),
     ];
-    let fx = run("FX clone (every effect on, 2 s reverb)", seconds, &every_effect, &stereo, None, &[], false);
+    let fx = if wanted("fx") { run("FX clone (every effect on, 2 s reverb)", seconds, &every_effect, &stereo, None, &[], false) } else { skipped() };
 
     let tone = |input: f64| -> Vec<(&'static str, f64)> {
         let mut v = every_effect.to_vec();
@@ -91,11 +95,11 @@ fn main() {
         v.push(("input", input));
         v
     };
-    let mono = run("tone clone, mono guitar (poly tracker)", seconds, &tone(0.0), &stereo, None, &[], true);
+    let mono = if wanted("mono") { run("tone clone, mono guitar (poly tracker)", seconds, &tone(0.0), &stereo, None, &[], true) } else { skipped() };
 
     let silent = vec![0.0f32; len];
     let hex: Vec<Vec<f32>> = [82.41f32, 110.0, 146.83, 196.0, 246.94, 329.63].iter().map(|&f| guitarish(len, &[f])).collect();
-    let hex_figures = run("tone clone, hex pickup (6 trackers)", seconds, &tone(1.0), &[silent.clone(), silent.clone()], Some(&hex), &[], true);
+    let hex_figures = if wanted("hex") { run("tone clone, hex pickup (6 trackers)", seconds, &tone(1.0), &[silent.clone(), silent.clone()], Some(&hex), &[], true) } else { skipped() };
 
     // A chord every half second, strings in turn, each note held 400 ms.
     let mut events = Vec::new();
@@ -108,7 +112,7 @@ fn main() {
         t += (0.5 * RATE) as usize / 3;
         k += 1;
     }
-    let midi = run("tone clone, MIDI (six voices)", seconds, &tone(2.0), &[silent.clone(), silent], None, &events, true);
+    let midi = if wanted("midi") { run("tone clone, MIDI (six voices)", seconds, &tone(2.0), &[silent.clone(), silent], None, &events, true) } else { skipped() };
 
     println!();
     println!("| path (48 kHz, blocks of {BLOCK}) | × real time, all threads | audio thread alone |");

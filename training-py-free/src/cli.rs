@@ -134,6 +134,12 @@ enum Command {
         /// Leave the echo profile out of the encoder's input (MFCC only).
         #[arg(long)]
         no_echo: bool,
+        /// Colour knob examples with a random EQ before the FX chain (guitar invariance).
+        #[arg(long)]
+        eq_augment: bool,
+        /// Decay the learning rate over the knob stage as well.
+        #[arg(long)]
+        knob_decay: bool,
         /// Start the encoder from another run's encoder_after_knob_stage.bpk (no warm-up).
         #[arg(long)]
         init_encoder: Option<PathBuf>,
@@ -334,7 +340,7 @@ where
                 return Err(anyhow::anyhow!("a block is outside its parity bound").into());
             }
         }
-        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, init_encoder, z_grad, knob_grad, stop_after } => {
+        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, eq_augment, knob_decay, init_encoder, z_grad, knob_grad, stop_after } => {
             if voices != 1 && voices != 6 {
                 return Err(anyhow::anyhow!("--voices must be 6 or 1").into());
             }
@@ -355,6 +361,8 @@ where
             cfg.w_wet = wet_weight;
             cfg.w_knob = knob_weight;
             cfg.echo = !no_echo;
+            cfg.eq_augment = eq_augment;
+            cfg.knob_decay = knob_decay;
             if init_encoder.is_some() {
                 cfg.warmup = 0;
             }

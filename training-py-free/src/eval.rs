@@ -279,6 +279,7 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
         "tone_clone_mss": { "pairs": clone_model.len(), "model": mean(&clone_model), "dry_input": mean(&clone_dry), "one_oscillator": mean(&clone_mono) },
         "analysis_seconds_per_clip": mean(&analysis_s),
         "decoder_microseconds_per_frame": mean(&decoder_s).map(|s| s * 1e6),
+        "decoder_backend": model.decoder_backend(),
     });
 
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
@@ -330,7 +331,7 @@ pub fn markdown(r: &Value) -> String {
     s += &format!("| clean | {} | {} | {} |\n", fmt(&r["clean_mss"]["model"]), fmt(&r["clean_mss"]["one_oscillator"]), fmt(&r["clean_mss"]["clean_loss_only"]));
     s += &format!("| wet | {} | {} | {} |\n", fmt(&r["wet_mss"]["model"]), fmt(&r["wet_mss"]["one_oscillator"]), fmt(&r["wet_mss"]["clean_loss_only"]));
     s += &format!("\n## Tone clone ({} pairs: clip A's notes with z and knobs from clip B of the same group, vs A's true wet render)\n\n| model | dry input | one oscillator |\n|---|---|---|\n| {} | {} | {} |\n", r["tone_clone_mss"]["pairs"], fmt(&r["tone_clone_mss"]["model"]), fmt(&r["tone_clone_mss"]["dry_input"]), fmt(&r["tone_clone_mss"]["one_oscillator"]));
-    s += &format!("\nDecoder (tract, streamed, six strings): {} µs per control frame.\n", fmt(&r["decoder_microseconds_per_frame"]));
+    s += &format!("\nDecoder ({}, streamed, six strings): {} µs per control frame.\n", r["decoder_backend"].as_str().unwrap_or("tract"), fmt(&r["decoder_microseconds_per_frame"]));
     s += &format!("\nAnalysis time per clip (tract, decode excluded): {} s.\n\n![spectrograms](eval_spectrograms.png)\n\n![knobs](eval_knobs.png)\n", fmt(&r["analysis_seconds_per_clip"]));
     s
 }

@@ -19,6 +19,15 @@ pub const SAMPLE_RATE: f32 = 48_000.0;
 pub const BLOCK: usize = 128;
 
 #[derive(Debug, Serialize)]
+pub struct DecoderBench {
+    pub native_us_per_frame: f64,
+    pub tract_us_per_frame: f64,
+    /// Share of one core the native decoder needs in real time (frames/s × time per frame).
+    pub native_core_share: f64,
+    pub backend: String,
+}
+
+#[derive(Debug, Serialize)]
 pub struct BenchReport {
     /// × real time of the FX chain alone (2 s reverb, every effect on), stereo.
     pub fx_realtime_factor: f64,
@@ -29,6 +38,9 @@ pub struct BenchReport {
     pub hex_realtime_factor: f64,
     pub poly_realtime_factor: f64,
     pub midi_realtime_factor: f64,
+    /// The streaming decoder, six strings, µs per control frame (250 frames per second of
+    /// audio): native and tract, when the model loads.
+    pub decoder: Option<DecoderBench>,
     pub sample_rate: f32,
     pub block: usize,
     pub seconds: f64,
@@ -42,7 +54,14 @@ impl fmt::Display for BenchReport {
         writeln!(f, "live input at {:.0} Hz (the model rate), same blocks:", ModelSpec::default().sample_rate)?;
         writeln!(f, "  hex pickup, six per-string trackers          {:>8.1} × real time", self.hex_realtime_factor)?;
         writeln!(f, "  mono guitar, polyphonic tracker              {:>8.1} × real time", self.poly_realtime_factor)?;
-        writeln!(f, "  MIDI, six voices (a note every 50 ms)        {:>8.1} × real time", self.midi_realtime_factor)
+        writeln!(f, "  MIDI, six voices (a note every 50 ms)        {:>8.1} × real time", self.midi_realtime_factor)?;
+        match &self.decoder {
+            Some(d) => {
+                writeln!(f, "synth decoder, six strings, per control frame (plays with: {}):", d.backend)?;
+                writeln!(f, "  native {:.1} µs, tract {:.1} µs ({:.1}× faster); native = {:.2} % of a core in real time", d.native_us_per_frame, d.tract_us_per_frame, d.tract_us_per_frame / d.native_us_per_frame, 100.0 * d.native_core_share)
+            }
+            None => writeln!(f, "synth decoder: not timed (no model loaded)"),
+        }
     }
 }
 
@@ -74,8 +93,9 @@ fn guitarish_at(rate: f32, len: usize) -> Vec<f32> {
         .collect()
 }
 
-pub fn run(seconds: f64) -> BenchReport {
+pub fn run(seconds: f64, model: &std::path::Path) -> BenchReport {
     BenchReport {
+        decoder: gddsp_core::inference::Model::load(model).ok().map(|m| decoder_bench(&m, seconds)),
         fx_realtime_factor: fx_factor(seconds),
         synth_realtime_factor: synth_factor(seconds),
         hex_realtime_factor: hex_factor(seconds),
@@ -199,4 +219,26 @@ fn midi_factor(seconds: f64) -> f64 {
         std::hint::black_box(voices.frame());
     }
     seconds / start.elapsed().as_secs_f64()
+}
+
+/// Both decoders over the same frames, `seconds` of audio each (a rising phrase on all
+/// six strings).
+fn decoder_bench(model: &gddsp_core::inference::Model, seconds: f64) -> DecoderBench {
+    let spec = model.spec().clone();
+    let frames = ((seconds * spec.frame_rate()) as usize).max(50);
+    let z: Vec<f32> = (0..model.info.z_dim).map(|j| (j as f32 * 0.5).sin()).collect();
+    let controls: Vec<f32> = (0..spec.voices * 3).map(|j| (j as f32 * 0.3).sin()).collect();
+    let mut frame = SynthFrame::silent(&spec);
+    let mut time = |mut stream: gddsp_core::inference::DecoderStream, n: usize| {
+        let start = Instant::now();
+        for _ in 0..n {
+            stream.step_into(&controls, &z, &mut frame).expect("a decoder step");
+            std::hint::black_box(&frame);
+        }
+        start.elapsed().as_secs_f64() * 1e6 / n as f64
+    };
+    let native = time(model.decoder(), frames);
+    // tract is ~10× slower: a tenth of the frames keeps the bench short.
+    let tract = time(model.tract_decoder(), (frames / 10).max(50));
+    DecoderBench { native_us_per_frame: native, tract_us_per_frame: tract, native_core_share: native * 1e-6 * spec.frame_rate(), backend: model.decoder_backend() }
 }

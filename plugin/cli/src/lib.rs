@@ -120,6 +120,9 @@ enum Command {
         /// Seconds of audio rendered per measurement.
         #[arg(long, default_value_t = 20.0)]
         seconds: f64,
+        /// The model whose decoder is timed (native and tract); skipped if it does not load.
+        #[arg(long, default_value = "models")]
+        model: PathBuf,
     },
 }
 
@@ -155,11 +158,11 @@ where
         }
         Command::Pitch { input, poly, json } => live_input::pitch(&input, poly, json, out)?,
         Command::Demo { model, out: dir } => model_cmds::demo(&model, &dir, out)?,
-        Command::Bench { json, seconds } => {
+        Command::Bench { json, seconds, model } => {
             if !(seconds.is_finite() && (0.5..=600.0).contains(&seconds)) {
                 return Err(anyhow::anyhow!("--seconds must be between 0.5 and 600, not {seconds}").into());
             }
-            let report = bench::run(seconds);
+            let report = bench::run(seconds, &model);
             if json {
                 print_json(out, &serde_json::to_value(&report).context("serialising the report")?)?;
             } else {

@@ -203,3 +203,24 @@ fn engine_processes_both_modes_without_allocating() {
     assert_eq!(ops, 0, "the engine touched the heap {ops} times");
     assert!(left.iter().chain(&right).all(|v| v.is_finite()));
 }
+
+#[test]
+fn native_decoder_steps_without_allocating() {
+    use gddsp_core::inference::Model;
+    use gddsp_core::synth::SynthFrame;
+    let model = Model::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")).expect("the shipped model loads");
+    assert_eq!(model.decoder_backend(), "native");
+    let spec = model.spec().clone();
+    let mut stream = model.decoder();
+    let mut frame = SynthFrame::silent(&spec);
+    let z: Vec<f32> = (0..model.info.z_dim).map(|j| (j as f32).cos()).collect();
+    let controls: Vec<f32> = (0..spec.voices * 3).map(|j| (j as f32 * 0.3).sin()).collect();
+    let ops = heap_operations(|| {
+        for _ in 0..50 {
+            stream.step_into(&controls, &z, &mut frame).expect("a native step");
+        }
+        stream.reset();
+    });
+    assert_eq!(ops, 0, "the native decoder touched the heap {ops} times");
+    assert!(frame.amplitude.iter().all(|a| *a > 0.0) && (frame.harmonics[..spec.harmonics].iter().sum::<f32>() - 1.0).abs() < 1e-4);
+}

@@ -93,11 +93,14 @@ pub fn synth_batch(set: &[Prepared], picks: &[(usize, usize)], frames: usize, sp
 
 /// A knob example: `seconds` of a clip's clean mix (from a random start) through new
 /// random knobs.
-pub fn augmented(p: &Prepared, seconds: f64, rng: &mut impl Rng, spec: &ModelSpec, norm: &Normalization, echo_on: bool) -> (Vec<f32>, Vec<f32>, [f32; KNOB_COUNT]) {
+pub fn augmented(p: &Prepared, seconds: f64, rng: &mut impl Rng, spec: &ModelSpec, norm: &Normalization, echo_on: bool, eq: bool) -> (Vec<f32>, Vec<f32>, [f32; KNOB_COUNT]) {
     let (knobs, _) = random_knobs(rng);
     let len = ((seconds * spec.sample_rate as f64) as usize).min(p.clean_mix.len());
     let start = rng.random_range(0..=p.clean_mix.len() - len);
     let mut wet = vec![p.clean_mix[start..start + len].to_vec()];
+    if eq {
+        random_colour(&mut wet[0], spec.sample_rate as f32, rng);
+    }
     FxChain::render_offline(spec.sample_rate as f32, &knobs, &mut wet);
     let mut input = encoder_input(&wet[0], spec);
     standardise_encoder_input(&mut input.mfcc, &mut input.echo, norm);
@@ -107,19 +110,57 @@ pub fn augmented(p: &Prepared, seconds: f64, rng: &mut impl Rng, spec: &ModelSpe
     (input.mfcc, input.echo, knobs.normalized().map(|u| u.clamp(0.0, 1.0)))
 }
 
+/// A random guitar-and-pickup colouring: two RBJ peaking filters (150 Hz – 5 kHz,
+/// ±9 dB) and a tilt (a first-order low-pass at 1.5–7 kHz blended with the dry signal),
+/// the level kept (RMS matched). Drive acts on the level, so the level must not move.
+pub fn random_colour(x: &mut [f32], rate: f32, rng: &mut impl Rng) {
+    let rms = |x: &[f32]| (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt();
+    let before = rms(x);
+    for _ in 0..2 {
+        let f = 150.0 * (5_000.0f32 / 150.0).powf(rng.random::<f32>());
+        let gain_db = rng.random_range(-9.0f32..=9.0);
+        let q = rng.random_range(0.5f32..=2.0);
+        // RBJ cookbook peaking EQ.
+        let a = 10f32.powf(gain_db / 40.0);
+        let w = std::f32::consts::TAU * f / rate;
+        let alpha = w.sin() / (2.0 * q);
+        let (b0, b1, b2) = (1.0 + alpha * a, -2.0 * w.cos(), 1.0 - alpha * a);
+        let (a0, a1, a2) = (1.0 + alpha / a, -2.0 * w.cos(), 1.0 - alpha / a);
+        let (mut x1, mut x2, mut y1, mut y2) = (0f32, 0f32, 0f32, 0f32);
+        for v in x.iter_mut() {
+            let y = (b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2) / a0;
+            (x2, x1, y2, y1) = (x1, *v, y1, y);
+            *v = y;
+        }
+    }
+    let cutoff = rng.random_range(1_500.0f32..=7_000.0).min(rate * 0.45);
+    let blend = rng.random_range(0.0f32..=0.7);
+    let k = 1.0 - (-std::f32::consts::TAU * cutoff / rate).exp();
+    let mut lp = 0f32;
+    for v in x.iter_mut() {
+        lp += k * (*v - lp);
+        *v = (1.0 - blend) * *v + blend * lp;
+    }
+    let after = rms(x);
+    if after > 1e-9 {
+        let g = (before / after) as f32;
+        x.iter_mut().for_each(|v| *v *= g);
+    }
+}
+
 /// Knob examples last 3 s to the whole clip (one length per batch), so the encoder
 /// meets clips of many lengths, as `gddsp analyze` does.
 pub const KNOB_MIN_SECONDS: f64 = 3.0;
 
 /// Starts the producer of knob batches for steps `first..last`, in order.
-pub fn knob_batches(set: Arc<Vec<Prepared>>, norm: Normalization, spec: ModelSpec, seed: u64, first: u64, last: u64, size: usize, echo_on: bool) -> Receiver<KnobBatch> {
+pub fn knob_batches(set: Arc<Vec<Prepared>>, norm: Normalization, spec: ModelSpec, seed: u64, first: u64, last: u64, size: usize, echo_on: bool, eq: bool) -> Receiver<KnobBatch> {
     let (tx, rx) = sync_channel(4);
     std::thread::spawn(move || {
         for step in first..last {
             let mut rng = step_rng(seed, step, 2);
             let longest = set.iter().map(|p| p.clean_mix.len()).min().unwrap_or(0) as f64 / spec.sample_rate as f64;
             let seconds = rng.random_range(KNOB_MIN_SECONDS.min(longest)..=longest);
-            let items: Vec<_> = (0..size).map(|_| augmented(&set[rng.random_range(0..set.len())], seconds, &mut rng, &spec, &norm, echo_on)).collect();
+            let items: Vec<_> = (0..size).map(|_| augmented(&set[rng.random_range(0..set.len())], seconds, &mut rng, &spec, &norm, echo_on, eq)).collect();
             let refs: Vec<_> = items.iter().map(|(m, e, k)| (m.as_slice(), e.as_slice(), *k)).collect();
             if tx.send(KnobBatch::stack(&refs, &spec, 1e-6)).is_err() {
                 return;

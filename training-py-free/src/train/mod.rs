@@ -77,6 +77,14 @@ pub struct TrainConfig {
     pub z_grad: f32,
     #[serde(default = "one")]
     pub knob_grad: f32,
+    /// Colour each knob example's clean mix with a random EQ before the FX chain, so the
+    /// encoder cannot read a guitar's own brightness as distortion or damping.
+    #[serde(default)]
+    pub eq_augment: bool,
+    /// Decay the learning rate from `lr` to `lr_end` over the knob stage too (else it is
+    /// constant there).
+    #[serde(default)]
+    pub knob_decay: bool,
     pub model: ModelConfig,
 }
 
@@ -100,6 +108,8 @@ impl TrainConfig {
             init_encoder: None,
             z_grad: 0.05,
             knob_grad: 0.0,
+            eq_augment: false,
+            knob_decay: false,
             model: ModelConfig::with_voices(6),
         }
     }
@@ -112,6 +122,10 @@ impl TrainConfig {
         }
         let joint_start = self.knob_steps.max(self.warmup);
         if step < joint_start {
+            if self.knob_decay {
+                let t = (step - self.warmup) as f64 / (joint_start - self.warmup).max(1) as f64;
+                return self.lr * (self.lr_end / self.lr).powf(t);
+            }
             return self.lr;
         }
         let t = (step - joint_start) as f64 / (self.steps.saturating_sub(joint_start)).max(1) as f64;
@@ -284,7 +298,7 @@ pub fn train(cfg: &TrainConfig, run: &Path, resume: bool, stop_after: Option<u64
     let encoder_path = run.join("encoder_after_knob_stage.bpk");
     let chain = FxChainTwin::new(spec.sample_rate as f32, 0, &device);
     let train_arc = Arc::new(train_set);
-    let knob_rx = (cfg.knob_batch > 0).then(|| knob_batches(train_arc.clone(), norm.clone(), spec.clone(), cfg.seed, state.step, cfg.steps, cfg.knob_batch, cfg.echo));
+    let knob_rx = (cfg.knob_batch > 0).then(|| knob_batches(train_arc.clone(), norm.clone(), spec.clone(), cfg.seed, state.step, cfg.steps, cfg.knob_batch, cfg.echo, cfg.eq_augment));
     let metrics_path = run.join("metrics.jsonl");
     let mut metrics = std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(|e| io_err(&metrics_path, e))?;
     let bar = progress_bar(cfg.steps, progress, "training");

@@ -333,6 +333,7 @@ impl ToneEngine {
     /// Renders `n` samples of the six voices + noise into `self.wet`.
     fn render(&mut self, params: &EngineParams, main: &[&mut [f32]], hex: Option<&[&[f32]]>, start: usize, n: usize) {
         let ToneEngine { link, shaper, down, at_model_rate, mono, hex: hex_tracker, poly, midi, midi_clock, f0, controls, frames_sent, host_hop, .. } = self;
+        let sent_before = *frames_sent;
         let mut send = |frame: &StringFrame| {
             shaper.shape(frame, &params.tone, f0, controls);
             if link.send(&f0[..], &controls[..]) {
@@ -370,6 +371,9 @@ impl ToneEngine {
                 let m = down[0].process(mono, &mut at_model_rate[0]);
                 poly.process(&at_model_rate[0][..m], |f| send(&f.strings));
             }
+        }
+        if *frames_sent != sent_before {
+            link.wake();
         }
         link.skip_to(self.keep_ready);
         let tone = params.tone;

@@ -7,6 +7,7 @@
 //! inputs and outputs are not the model's.
 
 pub mod controls;
+pub mod native_decoder;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::synth::SynthFrame;
 use crate::ModelSpec;
 pub use controls::Normalization;
 use controls::{decoder_frame, held_f0, standardise_encoder_input};
+use native_decoder::{DecoderShape, DecoderWeights, NativeDecoder};
 
 pub const MODEL_JSON: &str = "model.json";
 pub const ENCODER_ONNX: &str = "encoder.onnx";
@@ -96,6 +98,8 @@ pub struct Model {
     pub dir: PathBuf,
     encoder: Plan,
     decoder: Plan,
+    /// `decoder.onnx`'s weights for the native decoder, or why tract runs it instead.
+    native: Result<Arc<DecoderWeights>, String>,
 }
 
 /// What `analyze` hears in a reference clip.
@@ -158,7 +162,43 @@ impl Model {
         let info = ModelInfo::read(&dir.join(MODEL_JSON))?;
         let encoder = load_plan(&dir.join(ENCODER_ONNX), &["mfcc", "echo"], &["z", "knobs"])?;
         let decoder = load_plan(&dir.join(DECODER_ONNX), &["controls", "z", "state"], &["amplitude", "harmonics", "noise", "state_out"])?;
-        Ok(Model { info, dir: dir.into(), encoder, decoder })
+        let mut model = Model { info, dir: dir.into(), encoder, decoder, native: Err(String::new()) };
+        model.native = model.native_weights();
+        Ok(model)
+    }
+
+    /// The native decoder's weights, if `decoder.onnx` is the graph this build knows and
+    /// the native step matches tract on a test sequence within [`NATIVE_TOLERANCE`].
+    fn native_weights(&self) -> Result<Arc<DecoderWeights>, String> {
+        let path = self.dir.join(DECODER_ONNX);
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let i = &self.info;
+        let shape = DecoderShape { voices: i.spec.voices, hidden: i.decoder_hidden, harmonics: i.spec.harmonics, bands: i.spec.noise_bands, z_dim: i.z_dim };
+        let weights = Arc::new(DecoderWeights::from_onnx(&bytes, shape)?);
+        // Twelve frames of varied controls and timbre, state carried: both must agree.
+        let mut native = DecoderStream::native(weights.clone(), &self.info);
+        let mut tract = self.tract_decoder();
+        let z: Vec<f32> = (0..i.z_dim).map(|j| (j as f32 * 0.77).sin() * 1.5).collect();
+        let mut worst = 0f32;
+        for t in 0..12 {
+            let controls: Vec<f32> = (0..i.spec.voices * 3).map(|j| ((t * 31 + j * 7) as f32 * 0.37).sin() * 1.2).collect();
+            let a = native.step(&controls, &z).map_err(|e| e.to_string())?;
+            let b = tract.step(&controls, &z).map_err(|e| e.to_string())?;
+            let diff = |x: &[f32], y: &[f32]| x.iter().zip(y).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+            worst = worst.max(diff(&a.amplitude, &b.amplitude)).max(diff(&a.harmonics, &b.harmonics)).max(diff(&a.noise, &b.noise)).max(diff(native.state(), tract.state()));
+        }
+        if worst.is_nan() || worst > NATIVE_TOLERANCE {
+            return Err(format!("the native decoder differs from tract by {worst:e} on the load check"));
+        }
+        Ok(weights)
+    }
+
+    /// Which implementation [`Model::decoder`] streams with: `"native"`, or tract and why.
+    pub fn decoder_backend(&self) -> String {
+        match &self.native {
+            Ok(_) => "native".into(),
+            Err(why) => format!("tract ({why})"),
+        }
     }
 
     pub fn spec(&self) -> &ModelSpec {
@@ -206,10 +246,20 @@ impl Model {
         Ok(Analysis { knobs: Knobs::from_normalized(&positions), positions, z, seconds, elapsed_s: started.elapsed().as_secs_f64() })
     }
 
-    /// A streaming decoder with its GRU state at rest.
+    /// A streaming decoder with its GRU state at rest: the native one when the load check
+    /// passed, else tract.
     pub fn decoder(&self) -> DecoderStream {
+        match &self.native {
+            Ok(w) => DecoderStream::native(w.clone(), &self.info),
+            Err(_) => self.tract_decoder(),
+        }
+    }
+
+    /// A streaming decoder run by tract (the reference the native one is checked against).
+    pub fn tract_decoder(&self) -> DecoderStream {
         let v = self.info.spec.voices;
-        DecoderStream { plan: self.decoder.clone(), state: vec![0.0; v * self.info.decoder_hidden], voices: v, hidden: self.info.decoder_hidden }
+        let spec = &self.info.spec;
+        DecoderStream { backend: Backend::Tract { plan: self.decoder.clone(), state: vec![0.0; v * self.info.decoder_hidden], hidden: self.info.decoder_hidden }, voices: v, harmonics: spec.harmonics, bands: spec.noise_bands }
     }
 
     /// Synth frames for per-voice features (`spec.voices` channels) with the timbre `z`,
@@ -236,30 +286,81 @@ impl Model {
     }
 }
 
+/// The largest difference between the native and the tract decoder the load check accepts.
+pub const NATIVE_TOLERANCE: f32 = 1e-4;
+
 /// The decoder, one control frame at a time, GRU state carried.
 pub struct DecoderStream {
-    plan: Plan,
-    state: Vec<f32>,
+    backend: Backend,
     voices: usize,
-    hidden: usize,
+    harmonics: usize,
+    bands: usize,
+}
+
+enum Backend {
+    Native(NativeDecoder),
+    Tract { plan: Plan, state: Vec<f32>, hidden: usize },
 }
 
 impl DecoderStream {
+    fn native(weights: Arc<DecoderWeights>, info: &ModelInfo) -> Self {
+        DecoderStream { backend: Backend::Native(NativeDecoder::new(weights)), voices: info.spec.voices, harmonics: info.spec.harmonics, bands: info.spec.noise_bands }
+    }
+
     /// One frame: `controls` `[V × 3]` (see [`controls`]) and `z` → synth controls (f0 left
     /// at 0 for the caller to fill). Non-finite outputs become silence.
     pub fn step(&mut self, controls: &[f32], z: &[f32]) -> Result<SynthFrame, ModelError> {
-        let run = |e: TractError| ModelError::Run(format!("{e:#}"));
-        let c = Tensor::from_shape(&[self.voices, 3], controls).map_err(run)?;
-        let zt = Tensor::from_shape(&[1, z.len()], z).map_err(run)?;
-        let s = Tensor::from_shape(&[self.voices, self.hidden], &self.state).map_err(run)?;
-        let out = self.plan.run(tvec![c.into(), zt.into(), s.into()]).map_err(run)?;
-        let finite = |v: Vec<f32>| v.into_iter().map(|x| if x.is_finite() { x } else { 0.0 }).collect::<Vec<f32>>();
-        self.state = finite(to_vec(&out[3])?);
-        Ok(SynthFrame { f0_hz: vec![0.0; self.voices], amplitude: finite(to_vec(&out[0])?), harmonics: finite(to_vec(&out[1])?), noise: finite(to_vec(&out[2])?) })
+        let mut frame = SynthFrame { f0_hz: vec![0.0; self.voices], amplitude: vec![0.0; self.voices], harmonics: vec![0.0; self.voices * self.harmonics], noise: vec![0.0; self.bands] };
+        self.step_into(controls, z, &mut frame)?;
+        Ok(frame)
+    }
+
+    /// [`DecoderStream::step`] into a frame of the model's sizes (its f0 untouched). The
+    /// native decoder allocates nothing here; tract does.
+    pub fn step_into(&mut self, controls: &[f32], z: &[f32], out: &mut SynthFrame) -> Result<(), ModelError> {
+        let (v, k, n) = (self.voices, self.harmonics, self.bands);
+        if controls.len() != v * 3 || out.amplitude.len() != v || out.harmonics.len() != v * k || out.noise.len() != n {
+            return Err(ModelError::Run(format!("a decoder frame of the wrong size ({} controls for {v} voices)", controls.len())));
+        }
+        match &mut self.backend {
+            Backend::Native(d) => {
+                d.step(controls, z, out);
+                Ok(())
+            }
+            Backend::Tract { plan, state, hidden } => {
+                let run = |e: TractError| ModelError::Run(format!("{e:#}"));
+                let c = Tensor::from_shape(&[v, 3], controls).map_err(run)?;
+                let zt = Tensor::from_shape(&[1, z.len()], z).map_err(run)?;
+                let s = Tensor::from_shape(&[v, *hidden], state).map_err(run)?;
+                let result = plan.run(tvec![c.into(), zt.into(), s.into()]).map_err(run)?;
+                let copy = |dst: &mut [f32], t: &TValue| -> Result<(), ModelError> {
+                    let src = t.to_plain_array_view::<f32>().map_err(|e| ModelError::Run(e.to_string()))?;
+                    for (d, s) in dst.iter_mut().zip(src.iter()) {
+                        *d = if s.is_finite() { *s } else { 0.0 };
+                    }
+                    Ok(())
+                };
+                copy(state, &result[3])?;
+                copy(&mut out.amplitude, &result[0])?;
+                copy(&mut out.harmonics, &result[1])?;
+                copy(&mut out.noise, &result[2])
+            }
+        }
+    }
+
+    /// The GRU state `[V × H]`.
+    pub fn state(&self) -> &[f32] {
+        match &self.backend {
+            Backend::Native(d) => d.state(),
+            Backend::Tract { state, .. } => state,
+        }
     }
 
     pub fn reset(&mut self) {
-        self.state.fill(0.0);
+        match &mut self.backend {
+            Backend::Native(d) => d.reset(),
+            Backend::Tract { state, .. } => state.fill(0.0),
+        }
     }
 }
 
