@@ -1,18 +1,16 @@
 //! The native decoder against tract on the shipped `decoder.onnx`: the same function,
 //! streamed over many frames with the GRU state carried.
 
+mod common;
+
 use std::path::Path;
 
+use common::max_abs_diff as max_diff;
 use gddsp_core::inference::native_decoder::{DecoderShape, DecoderWeights};
 use gddsp_core::inference::{Model, DECODER_ONNX, ENCODER_ONNX, NATIVE_TOLERANCE};
 
 fn models() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
 }
 
 #[test]

@@ -70,16 +70,7 @@ fn scaled_sigmoid(g: &mut Graph, x: &str) -> String {
 /// ONNX GRU weights from [`Gru`]: `W [1, 3H, in]`, `R [1, 3H, H]`, `B [1, 6H]` (gate
 /// order z, r, h on both sides, so only transposes).
 fn gru_weights(g: &mut Graph, gru: &Gru) -> (String, String, String) {
-    let transpose = |(dims, w): (Vec<usize>, Vec<f32>)| -> (usize, usize, Vec<f32>) {
-        let (rows, cols) = (dims[0], dims[1]);
-        let mut t = vec![0.0; w.len()];
-        for r in 0..rows {
-            for c in 0..cols {
-                t[c * rows + r] = w[r * cols + c];
-            }
-        }
-        (cols, rows, t)
-    };
+    let transpose = |(dims, w): (Vec<usize>, Vec<f32>)| (dims[1], dims[0], gddsp_core::inference::native_decoder::transpose(&w, dims[0], dims[1]));
     let (o, i, w) = transpose(param(&gru.input.weight));
     let w = g.constant("gru_W", &[1, o, i], w);
     let (o, i, r) = transpose(param(&gru.recurrent.weight));

@@ -145,10 +145,11 @@ impl DecoderWorker {
         let shared = Arc::new(Shared { stop: AtomicBool::new(false), decoded: AtomicU64::new(0), dropped: AtomicU64::new(0) });
         let (z_tx, z_rx) = mpsc::channel();
         let stream = model.decoder();
+        let frame = SynthFrame::silent(model.spec());
         let worker_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("gddsp-decoder".into())
-            .spawn(move || run(stream, z, z_rx, worker_in, worker_out, layout, &worker_shared))?;
+            .spawn(move || run(stream, frame, z, z_rx, worker_in, worker_out, layout, &worker_shared))?;
         let worker = thread.thread().clone();
         Ok((DecoderWorker { z: z_tx, shared: shared.clone(), thread: Some(thread) }, DecoderLink { to_worker, from_worker, layout, shared, worker }))
     }
@@ -179,10 +180,9 @@ impl Drop for DecoderWorker {
     }
 }
 
-fn run(mut stream: DecoderStream, mut z: Vec<f32>, z_rx: Receiver<Vec<f32>>, mut input: Consumer<f32>, mut output: Producer<f32>, layout: Layout, shared: &Shared) {
+fn run(mut stream: DecoderStream, mut frame: SynthFrame, mut z: Vec<f32>, z_rx: Receiver<Vec<f32>>, mut input: Consumer<f32>, mut output: Producer<f32>, layout: Layout, shared: &Shared) {
     let v = layout.voices;
     let mut controls = vec![0f32; layout.controls()];
-    let mut frame = SynthFrame { f0_hz: vec![0.0; v], amplitude: vec![0.0; v], harmonics: vec![0.0; v * layout.harmonics], noise: vec![0.0; layout.noise] };
     while !shared.stop.load(Ordering::Relaxed) {
         if let Some(latest) = z_rx.try_iter().last() {
             z = latest;

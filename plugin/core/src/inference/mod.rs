@@ -173,8 +173,7 @@ impl Model {
         let path = self.dir.join(DECODER_ONNX);
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let i = &self.info;
-        let shape = DecoderShape { voices: i.spec.voices, hidden: i.decoder_hidden, harmonics: i.spec.harmonics, bands: i.spec.noise_bands, z_dim: i.z_dim };
-        let weights = Arc::new(DecoderWeights::from_onnx(&bytes, shape)?);
+        let weights = Arc::new(DecoderWeights::from_onnx(&bytes, DecoderShape::of(i))?);
         // Twelve frames of varied controls and timbre, state carried: both must agree.
         let mut native = DecoderStream::native(weights.clone(), &self.info);
         let mut tract = self.tract_decoder();
@@ -257,9 +256,8 @@ impl Model {
 
     /// A streaming decoder run by tract (the reference the native one is checked against).
     pub fn tract_decoder(&self) -> DecoderStream {
-        let v = self.info.spec.voices;
-        let spec = &self.info.spec;
-        DecoderStream { backend: Backend::Tract { plan: self.decoder.clone(), state: vec![0.0; v * self.info.decoder_hidden], hidden: self.info.decoder_hidden }, voices: v, harmonics: spec.harmonics, bands: spec.noise_bands }
+        let shape = DecoderShape::of(&self.info);
+        DecoderStream { backend: Backend::Tract { plan: self.decoder.clone(), state: vec![0.0; shape.voices * shape.hidden] }, shape }
     }
 
     /// Synth frames for per-voice features (`spec.voices` channels) with the timbre `z`,
@@ -292,25 +290,23 @@ pub const NATIVE_TOLERANCE: f32 = 1e-4;
 /// The decoder, one control frame at a time, GRU state carried.
 pub struct DecoderStream {
     backend: Backend,
-    voices: usize,
-    harmonics: usize,
-    bands: usize,
+    shape: DecoderShape,
 }
 
 enum Backend {
     Native(NativeDecoder),
-    Tract { plan: Plan, state: Vec<f32>, hidden: usize },
+    Tract { plan: Plan, state: Vec<f32> },
 }
 
 impl DecoderStream {
     fn native(weights: Arc<DecoderWeights>, info: &ModelInfo) -> Self {
-        DecoderStream { backend: Backend::Native(NativeDecoder::new(weights)), voices: info.spec.voices, harmonics: info.spec.harmonics, bands: info.spec.noise_bands }
+        DecoderStream { backend: Backend::Native(NativeDecoder::new(weights)), shape: DecoderShape::of(info) }
     }
 
     /// One frame: `controls` `[V × 3]` (see [`controls`]) and `z` → synth controls (f0 left
     /// at 0 for the caller to fill). Non-finite outputs become silence.
     pub fn step(&mut self, controls: &[f32], z: &[f32]) -> Result<SynthFrame, ModelError> {
-        let mut frame = SynthFrame { f0_hz: vec![0.0; self.voices], amplitude: vec![0.0; self.voices], harmonics: vec![0.0; self.voices * self.harmonics], noise: vec![0.0; self.bands] };
+        let mut frame = self.shape.frame();
         self.step_into(controls, z, &mut frame)?;
         Ok(frame)
     }
@@ -318,7 +314,7 @@ impl DecoderStream {
     /// [`DecoderStream::step`] into a frame of the model's sizes (its f0 untouched). The
     /// native decoder allocates nothing here; tract does.
     pub fn step_into(&mut self, controls: &[f32], z: &[f32], out: &mut SynthFrame) -> Result<(), ModelError> {
-        let (v, k, n) = (self.voices, self.harmonics, self.bands);
+        let DecoderShape { voices: v, harmonics: k, bands: n, hidden, .. } = self.shape;
         if controls.len() != v * 3 || out.amplitude.len() != v || out.harmonics.len() != v * k || out.noise.len() != n {
             return Err(ModelError::Run(format!("a decoder frame of the wrong size ({} controls for {v} voices)", controls.len())));
         }
@@ -327,11 +323,11 @@ impl DecoderStream {
                 d.step(controls, z, out);
                 Ok(())
             }
-            Backend::Tract { plan, state, hidden } => {
+            Backend::Tract { plan, state } => {
                 let run = |e: TractError| ModelError::Run(format!("{e:#}"));
                 let c = Tensor::from_shape(&[v, 3], controls).map_err(run)?;
                 let zt = Tensor::from_shape(&[1, z.len()], z).map_err(run)?;
-                let s = Tensor::from_shape(&[v, *hidden], state).map_err(run)?;
+                let s = Tensor::from_shape(&[v, hidden], state).map_err(run)?;
                 let result = plan.run(tvec![c.into(), zt.into(), s.into()]).map_err(run)?;
                 let copy = |dst: &mut [f32], t: &TValue| -> Result<(), ModelError> {
                     let src = t.to_plain_array_view::<f32>().map_err(|e| ModelError::Run(e.to_string()))?;

@@ -72,6 +72,17 @@ pub struct DecoderShape {
     pub z_dim: usize,
 }
 
+impl DecoderShape {
+    pub fn of(info: &super::ModelInfo) -> Self {
+        DecoderShape { voices: info.spec.voices, hidden: info.decoder_hidden, harmonics: info.spec.harmonics, bands: info.spec.noise_bands, z_dim: info.z_dim }
+    }
+
+    /// A silent synth frame of these sizes, for a decoder to fill.
+    pub fn frame(&self) -> SynthFrame {
+        SynthFrame { f0_hz: vec![0.0; self.voices], amplitude: vec![0.0; self.voices], harmonics: vec![0.0; self.voices * self.harmonics], noise: vec![0.0; self.bands] }
+    }
+}
+
 impl DecoderWeights {
     /// Reads the weights out of `decoder.onnx`'s bytes. An error says what did not fit
     /// (the file is then run by tract alone).
@@ -146,8 +157,8 @@ impl DecoderWeights {
     }
 }
 
-/// `[rows × cols]` → `[cols × rows]`.
-fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+/// `[rows × cols]` → `[cols × rows]` (row-major both; the exporter uses it too).
+pub fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut t = vec![0.0; w.len()];
     for r in 0..rows {
         for c in 0..cols {
