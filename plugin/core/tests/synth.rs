@@ -46,7 +46,9 @@ fn amplitude_is_the_sum_of_harmonic_amplitudes() {
 
 #[test]
 fn six_voice_sweep_has_no_aliasing_above_minus_80_db() {
-    let spec = ModelSpec::default();
+    // A model at the host rate (48 kHz, the same 250 frames/s), so the band limit is the
+    // host's Nyquist and harmonics reach it.
+    let spec = ModelSpec { sample_rate: 48_000, hop: 192, ..ModelSpec::default() };
     let rate = 48_000.0;
     let frames = 500; // 2 s
     // Six voices sweep 2000 → 2400 → 2000 Hz (staggered), flat 60-harmonic spectrum:
@@ -79,6 +81,27 @@ fn six_voice_sweep_has_no_aliasing_above_minus_80_db() {
     let folded: f64 = p[..(21_000.0 / hz) as usize].iter().sum();
     let db = 10.0 * (folded / total).log10();
     assert!(db < -80.0, "energy folded below 21 kHz: {db:.1} dB");
+}
+
+#[test]
+fn a_higher_host_rate_renders_only_the_models_band() {
+    // The 16 kHz model at 48 kHz: 200 Hz with harmonics 35 (7 kHz) and 45 (9 kHz). The
+    // model never heard anything above its 8 kHz Nyquist, so neither does the player.
+    let spec = ModelSpec::default();
+    let mut f = pure(&spec, 200.0);
+    f.amplitude[0] = 1.0;
+    f.harmonics[0] = 0.0;
+    f.harmonics[34] = 0.5;
+    f.harmonics[44] = 0.5;
+    let y = render_steady(&spec, 48_000.0, &f, 100);
+    let p = power_spectrum(&y[4800..]);
+    let hz = 48_000.0 / (y.len() - 4800) as f64;
+    let level = |f: f64| 10.0 * p[(f / hz - 3.0) as usize..(f / hz + 3.0) as usize].iter().sum::<f64>().log10();
+    let (at_7k, at_9k) = (level(7_000.0), level(9_000.0));
+    assert!(at_7k - at_9k > 100.0, "7 kHz {at_7k:.1} dB, 9 kHz {at_9k:.1} dB");
+    // The one in band keeps its amplitude: a sine of 0.5 has RMS 0.354.
+    let r = rms(&y[4800..]);
+    assert!((r - 0.3536).abs() < 2e-3, "rms {r}");
 }
 
 #[test]

@@ -5,15 +5,20 @@
 //! ```text
 //! x_s(n) = Σ_{k=1..K} g(k·f_s(n)) · a_{s,k}(n) · sin(2π k Φ_s(n)),   Φ_s(n) = Σ_{m≤n} f_s(m) / sr
 //! a_{s,k} = A_s · c_{s,k}          (c ≥ 0, Σ_k c = 1: the harmonic distribution)
-//! g(f)    = clamp((sr/2 − f) / (0.05 · sr/2), 0, 1)
+//! g(f)    = clamp((L − f) / (0.05 · L), 0, 1),   L = min(sr, sr_model) / 2
 //! ```
 //!
 //! * Between frame `j` and `j+1` (position `u ∈ [0,1)`, see [`super::FrameClock`]):
 //!   `f(n) = f_j + (f_{j+1} − f_j)·u` (linear) and
 //!   `a(n) = a_j + (a_{j+1} − a_j)·(1 − cos πu)/2`, which is DDSP's overlap-add of Hann
 //!   windows two frames long centred on each frame.
-//! * `g` silences every harmonic at or above Nyquist and fades it in over the top 5 %
-//!   below, per sample, so a sweeping harmonic never aliases nor clicks.
+//! * `g` silences every harmonic at or above the band limit `L` and fades it in over the
+//!   top 5 % below, per sample, so a sweeping harmonic never aliases nor clicks. `L` is
+//!   the model's Nyquist even at a higher host rate: the decoder learnt its harmonic
+//!   distributions at the model rate, where every harmonic above it was silent, so the
+//!   ones above are untrained (a 196 Hz note has 40 harmonics under 8 kHz of its 60) —
+//!   rendering them would add a top octave the model never heard (the filtered noise
+//!   stops there too), and cost a quarter more on six open strings.
 //! * Phase is carried across frames and blocks; harmonic phases are exact multiples of
 //!   the fundamental's, as in DDSP (`φ_k = k φ_1`).
 //!
@@ -72,6 +77,8 @@ impl Voice {
 /// The six-voice (by default) harmonic bank, rendering at any sample rate.
 pub struct HarmonicBank {
     sample_rate: f32,
+    /// `L`: the host's or the model's Nyquist, whichever is lower, Hz.
+    band_limit: f32,
     harmonics: usize,
     voices: Vec<Voice>,
     /// Amplitude interpolation weights `(1 − cos πu)/2` of the samples being rendered.
@@ -100,6 +107,7 @@ impl HarmonicBank {
         let clock = FrameClock::new(sample_rate, spec.frame_rate());
         HarmonicBank {
             sample_rate,
+            band_limit: 0.5 * sample_rate.min(spec.sample_rate as f32),
             harmonics: spec.harmonics,
             voices: (0..spec.voices).map(|_| Voice::new(spec.harmonics)).collect(),
             weights: vec![0.0; clock.max_segment_len() + LANES],
@@ -147,7 +155,7 @@ impl HarmonicBank {
     /// (`out` never crosses a segment boundary).
     pub fn render(&mut self, out: &mut [f32], clock: &FrameClock, j: u64, n0: u64) {
         let sr = self.sample_rate as f64;
-        let nyquist = self.sample_rate * 0.5;
+        let nyquist = self.band_limit;
         let fade_start = nyquist * (1.0 - NYQUIST_FADE);
         let du = 1.0 / clock.samples_per_frame();
         let u0 = clock.position(j, n0);
