@@ -147,9 +147,13 @@ pub struct PolyTracker {
     mag: Vec<f32>,
     white: Vec<f32>,
     residual: Vec<f32>,
-    /// `(centre bin, lower edge, upper edge)` of each whitening band.
-    bands: Vec<(f32, f32, f32)>,
     band_gain: Vec<f32>,
+    /// Per band: its first bin and the triangular weight of each of its bins (in
+    /// `band_weights` from `band_at[b]` on), fixed by the band layout.
+    band_bins: Vec<(usize, usize)>,
+    band_weights: Vec<f32>,
+    /// Per bin: the whitening gain is `band_gain[i] · (1 − t) + band_gain[i + 1] · t`.
+    bin_gain: Vec<(usize, f32)>,
     /// Candidate f0s, Hz.
     grid: Vec<f32>,
     /// Per candidate and harmonic: bin range `[lo, hi]` and weight g (hi < lo: none).
@@ -157,6 +161,13 @@ pub struct PolyTracker {
     /// The same ranges as two lookups into `range_max`: the largest residual magnitude in
     /// `[lo, hi]` is `max(range_max[a], range_max[b])`.
     queries: Vec<(u32, u32)>,
+    /// The salience sum's terms, candidate by candidate (only harmonics with a range):
+    /// `(a, b, g)` of [`Self::queries`] and the weight; candidate `c`'s run from
+    /// `term_start[c]` to `term_start[c + 1]`.
+    terms: Vec<(u32, u32, f32)>,
+    term_start: Vec<usize>,
+    /// Bins any range reaches (`max hi + 1`): `range_max` is built over these only.
+    used_bins: usize,
     /// Sparse table of the residual: level `l` holds, at bin `k`, the largest magnitude in
     /// `[k, k + 2^l)`. Rebuilt after each subtraction (a few thousand vectorised `max`es),
     /// it makes every range's peak two loads — scanning the ranges bin by bin was 70 % of
@@ -187,6 +198,7 @@ impl PolyTracker {
         let fft = planner.plan_fft_forward(k);
         let window = hann(cfg.window);
 
+        // `(centre bin, lower edge, upper edge)` of each whitening band.
         let bands = (0..30)
             .map(|b| {
                 let c = |b: i32| 229.0 * (10f32.powf((b + 1) as f32 / 21.4) - 1.0) / bin_hz;
@@ -212,7 +224,7 @@ impl PolyTracker {
         }
         let widest = ranges.iter().map(|&(lo, hi, _)| (hi + 1).saturating_sub(lo)).max().unwrap_or(1).max(1);
         let levels = widest.ilog2() as usize + 1;
-        let queries = ranges
+        let queries: Vec<(u32, u32)> = ranges
             .iter()
             .map(|&(lo, hi, _)| {
                 if hi < lo {
@@ -223,6 +235,21 @@ impl PolyTracker {
                 (level + lo, level + hi + 1 - (1 << l))
             })
             .collect();
+
+        let mut terms = Vec::new();
+        let mut term_start = vec![0];
+        for c in 0..grid.len() {
+            let h = cfg.harmonics;
+            for (&(lo, hi, g), &(a, b)) in ranges[c * h..(c + 1) * h].iter().zip(&queries[c * h..(c + 1) * h]) {
+                if hi < lo {
+                    break;
+                }
+                terms.push((a, b, g));
+            }
+            term_start.push(terms.len());
+        }
+        let used_bins = ranges.iter().filter(|&&(lo, hi, _)| hi >= lo).map(|&(_, hi, _)| hi as usize + 1).max().unwrap_or(1).min(bins);
+        let (band_bins, band_weights, bin_gain) = whitening_tables(&bands, bins);
 
         // The window's transform near DC: the shape a partial leaves in the spectrum.
         let mut padded = vec![0.0; k];
@@ -252,7 +279,12 @@ impl PolyTracker {
             white: vec![0.0; bins],
             residual: vec![0.0; bins],
             band_gain: vec![0.0; bands.len()],
-            bands,
+            band_bins,
+            band_weights,
+            bin_gain,
+            terms,
+            term_start,
+            used_bins,
             salience: vec![0.0; grid.len()],
             queries,
             range_max: vec![0.0; levels * bins],
@@ -347,59 +379,25 @@ impl PolyTracker {
     }
 
     fn whiten(&mut self) {
-        for (g, &(_, lo, hi)) in self.band_gain.iter_mut().zip(&self.bands) {
-            let c = 0.5 * (lo + hi);
-            let (mut sum, mut count) = (0.0f32, 0.0f32);
-            for k in lo.ceil() as usize..=(hi.floor() as usize).min(self.mag.len() - 1) {
-                let kf = k as f32;
-                let h = if kf <= c {
-                    (kf - lo) / (c - lo).max(1e-6)
-                } else {
-                    (hi - kf) / (hi - c).max(1e-6)
-                };
-                sum += h.max(0.0) * self.mag[k] * self.mag[k];
-                count += 1.0;
+        let mut at = 0;
+        for (g, &(first, len)) in self.band_gain.iter_mut().zip(&self.band_bins) {
+            let mut sum = 0.0f32;
+            for (w, m) in self.band_weights[at..at + len].iter().zip(&self.mag[first..first + len]) {
+                sum += w * m * m;
             }
-            let sigma = (sum / count.max(1.0)).sqrt().max(1e-9);
+            at += len;
+            let sigma = (sum / (len as f32).max(1.0)).sqrt().max(1e-9);
             *g = sigma.powf(0.33 - 1.0);
         }
-        let n = self.bands.len();
-        let mut b = 0;
-        for (k, (y, x)) in self.white.iter_mut().zip(&self.mag).enumerate() {
-            let kf = k as f32;
-            while b + 1 < n && self.bands[b + 1].0 <= kf {
-                b += 1;
-            }
-            let gain = if kf <= self.bands[0].0 {
-                self.band_gain[0]
-            } else if b + 1 >= n {
-                self.band_gain[n - 1]
-            } else {
-                let (c0, c1) = (self.bands[b].0, self.bands[b + 1].0);
-                let t = (kf - c0) / (c1 - c0);
-                self.band_gain[b] * (1.0 - t) + self.band_gain[b + 1] * t
-            };
-            *y = gain * x;
+        let g = &self.band_gain;
+        for ((y, x), &(i, t)) in self.white.iter_mut().zip(&self.mag).zip(&self.bin_gain) {
+            *y = (g[i] * (1.0 - t) + g[i + 1] * t) * x;
         }
     }
 
-    /// Rebuilds `range_max` from the residual.
+    /// Rebuilds `range_max` from the residual (over the bins any range reaches).
     fn build_range_max(&mut self) {
-        let bins = self.residual.len();
-        self.range_max[..bins].copy_from_slice(&self.residual);
-        for l in 1..self.levels {
-            let half = 1 << (l - 1);
-            let (below, this) = self.range_max.split_at_mut(l * bins);
-            let below = &below[(l - 1) * bins..];
-            let this = &mut this[..bins];
-            let n = bins - half;
-            // Plain comparisons (the residual is finite and ≥ 0): `f32::max`'s NaN
-            // handling keeps the loop from vectorising.
-            for ((t, &a), &b) in this[..n].iter_mut().zip(&below[..n]).zip(&below[half..]) {
-                *t = if a > b { a } else { b };
-            }
-            this[n..].copy_from_slice(&below[n..]);
-        }
+        sparse_max_table(&self.residual[..self.used_bins], &mut self.range_max, self.residual.len(), self.levels);
     }
 
     /// The largest residual magnitude in range `i` (candidate × harmonic).
@@ -417,18 +415,7 @@ impl PolyTracker {
     /// Salience of every candidate from the current residual.
     fn update_salience(&mut self) {
         self.build_range_max();
-        let h = self.cfg.harmonics;
-        for c in 0..self.grid.len() {
-            let mut s = 0.0;
-            for m in 0..h {
-                let (lo, hi, g) = self.ranges[c * h + m];
-                if hi < lo {
-                    break;
-                }
-                s += g * self.peak(c * h + m);
-            }
-            self.salience[c] = s;
-        }
+        saliences(&self.range_max, &self.terms, &self.term_start, &mut self.salience);
     }
 
     fn find_notes(&mut self, found: &mut [Option<Found>; MAX_NOTES]) {
@@ -653,5 +640,80 @@ impl PolyTracker {
             frame.strings.loudness_db[string] = s.found.loudness;
         }
         self.frame = frame;
+    }
+}
+
+/// The whitening's fixed tables: per band its bins and their triangular weights, per bin
+/// the two bands whose gains it interpolates (linear between band centres, flat beyond the
+/// first and last centre).
+#[allow(clippy::type_complexity)]
+fn whitening_tables(bands: &[(f32, f32, f32)], bins: usize) -> (Vec<(usize, usize)>, Vec<f32>, Vec<(usize, f32)>) {
+    let mut band_bins = Vec::with_capacity(bands.len());
+    let mut weights = Vec::new();
+    for &(_, lo, hi) in bands {
+        // The triangle peaks midway between the edges (on the log-spaced scale that is
+        // a little off the centre frequency; kept as the F-measure was measured with it).
+        let c = 0.5 * (lo + hi);
+        let (first, last) = (lo.ceil() as usize, (hi.floor() as usize).min(bins - 1));
+        for k in first..=last {
+            let kf = k as f32;
+            let h = if kf <= c { (kf - lo) / (c - lo).max(1e-6) } else { (hi - kf) / (hi - c).max(1e-6) };
+            weights.push(h.max(0.0));
+        }
+        band_bins.push((first, (last + 1).saturating_sub(first)));
+    }
+    let n = bands.len();
+    let mut b = 0;
+    let bin_gain = (0..bins)
+        .map(|k| {
+            let kf = k as f32;
+            while b + 1 < n && bands[b + 1].0 <= kf {
+                b += 1;
+            }
+            if kf <= bands[0].0 {
+                (0, 0.0)
+            } else if b + 1 >= n {
+                (n - 2, 1.0)
+            } else {
+                let (c0, c1) = (bands[b].0, bands[b + 1].0);
+                (b, (kf - c0) / (c1 - c0))
+            }
+        })
+        .collect();
+    (band_bins, weights, bin_gain)
+}
+
+/// Fills `table` (rows of `stride`) so that row `l` holds, at bin `k`, the largest value
+/// of `x` in `[k, k + 2^l)` (cut at the end of `x`). Compiled for AVX2 and NEON too: with
+/// the salience sums below it is most of the tracker's time.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+fn sparse_max_table(x: &[f32], table: &mut [f32], stride: usize, levels: usize) {
+    let bins = x.len();
+    table[..bins].copy_from_slice(x);
+    for l in 1..levels {
+        let half = 1 << (l - 1);
+        let (below, this) = table.split_at_mut(l * stride);
+        let below = &below[(l - 1) * stride..(l - 1) * stride + bins];
+        let this = &mut this[..bins];
+        let n = bins.saturating_sub(half);
+        // Plain comparisons (the residual is finite and ≥ 0): `f32::max`'s NaN
+        // handling keeps the loop from vectorising.
+        for ((t, &a), &b) in this[..n].iter_mut().zip(&below[..n]).zip(&below[half..]) {
+            *t = if a > b { a } else { b };
+        }
+        this[n..].copy_from_slice(&below[n..]);
+    }
+}
+
+/// Every candidate's salience `Σ g · max(table[a], table[b])` over its terms.
+#[multiversion::multiversion(targets("x86_64+avx2+fma", "x86_64+avx", "aarch64+neon"))]
+fn saliences(table: &[f32], terms: &[(u32, u32, f32)], term_start: &[usize], out: &mut [f32]) {
+    for (c, o) in out.iter_mut().enumerate() {
+        let mut s = 0.0;
+        for &(a, b, g) in &terms[term_start[c]..term_start[c + 1]] {
+            let (x, y) = (table[a as usize], table[b as usize]);
+            s += g * if x > y { x } else { y };
+        }
+        *o = s;
     }
 }
