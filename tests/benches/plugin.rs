@@ -39,6 +39,22 @@ fn guitarish(len: usize, fundamentals: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// CPU time of this process's thread named `name` so far, ns (`/proc/self/task/*/schedstat`
+/// counts in ns; `None` where there is no such thread or no procfs).
+fn thread_cpu_ns(name: &str) -> Option<u64> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    tasks.flatten().find_map(|t| {
+        let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+        if comm.trim() != name {
+            return None;
+        }
+        std::fs::read_to_string(t.path().join("schedstat")).ok()?.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// Control frames per second (the model's 16 kHz / hop 64).
+const FRAME_RATE: f64 = 250.0;
+
 struct Figures {
     process_factor: f64,
     audio_thread_factor: f64,
@@ -49,21 +65,29 @@ fn run(name: &str, seconds: f64, flush: &[(&str, f64)], input: &[Vec<f32>; 2], h
     let mut plugin = Plugin::load(&plugin_library());
     let values: Vec<(u32, f64)> = flush.iter().map(|(n, v)| (param_id(n), *v)).collect();
     plugin.flush(&values);
+    if hex.is_some() {
+        plugin.use_hex_pickup();
+    }
     plugin.activate(RATE, BLOCK);
     // Warm-up: the decoder thread starts, the reverb's impulse response is built.
     let warm = (0.5 * RATE) as usize;
     plugin.render([&input[0][..warm], &input[1][..warm]], hex.map(|h| h.iter().map(|c| c[..warm].to_vec()).collect::<Vec<_>>()).as_deref(), &[], BLOCK, paced.then_some(RATE));
     let process_0 = cpu_seconds(libc::CLOCK_PROCESS_CPUTIME_ID);
     let thread_0 = cpu_seconds(libc::CLOCK_THREAD_CPUTIME_ID);
+    let decoder_0 = thread_cpu_ns("gddsp-decoder");
     let wall_0 = Instant::now();
     let out = plugin.render([&input[0], &input[1]], hex, events, BLOCK, paced.then_some(RATE));
     let wall = wall_0.elapsed().as_secs_f64();
     let thread = cpu_seconds(libc::CLOCK_THREAD_CPUTIME_ID) - thread_0;
     let process = cpu_seconds(libc::CLOCK_PROCESS_CPUTIME_ID) - process_0;
+    let decoder = decoder_0.zip(thread_cpu_ns("gddsp-decoder")).map(|(a, b)| (b - a) as f64 * 1e-9);
     let sounding = (out[0].iter().map(|v| v * v).sum::<f32>() / out[0].len() as f32).sqrt();
     assert!(out.iter().flatten().all(|v| v.is_finite()), "{name}: non-finite output");
     let f = Figures { process_factor: seconds / process, audio_thread_factor: seconds / thread, wall_factor: seconds / wall };
     println!("{name:<40} {:>8.1} × real time (all threads)   audio thread {:>8.1} ×   output RMS {sounding:.3}", f.process_factor, f.audio_thread_factor);
+    if let Some(d) = decoder {
+        println!("{:<40} decoder thread {:.1} % of a core, {:.0} µs per control frame", "", 100.0 * d / seconds, 1e6 * d / (seconds * FRAME_RATE));
+    }
     f
 }
 

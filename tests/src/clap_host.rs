@@ -1,13 +1,15 @@
 //! A small CLAP host (on `clack-host`) for the plugin's end-to-end tests and its benchmark:
 //! loads the built `libgddsp_plugin.so` as a DAW would, sets parameters (as the host's
-//! flush when inactive, as sample-accurate events while processing), runs stereo audio with
-//! a 6-channel hex pickup on the aux input and MIDI notes, honours the plugin's restart
-//! requests, reads the latency it reports and saves and loads its state.
+//! flush when inactive, as sample-accurate events while processing), runs stereo audio —
+//! with a 6-channel hex pickup on the aux input once [`Plugin::use_hex_pickup`] picked that
+//! port configuration — and MIDI notes, honours the plugin's restart requests, reads the
+//! latency it reports and saves and loads its state.
 
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
 use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl};
 use clack_extensions::latency::PluginLatency;
 use clack_extensions::params::{ParamInfoBuffer, ParamInfoFlags, PluginParams};
@@ -19,6 +21,8 @@ use clack_host::prelude::*;
 
 pub const PLUGIN_ID: &[u8] = b"org.gddsp.gddsp";
 pub const HEX_CHANNELS: usize = 6;
+/// The plugin's port configuration with the hex pickup's aux input.
+pub const HEX_LAYOUT: &[u8] = b"Stereo + hex pickup";
 
 #[derive(Default)]
 pub struct Shared {
@@ -125,6 +129,8 @@ pub struct Plugin {
     out_events: EventBuffer,
     /// Scratch channels for one block: main in (2), hex (6), out (2).
     scratch: Vec<Vec<f32>>,
+    /// The hex pickup's port configuration is selected: blocks carry the aux input.
+    hex_port: bool,
     pub restarts: usize,
 }
 
@@ -148,6 +154,7 @@ impl Plugin {
             events: EventBuffer::with_capacity(64),
             out_events: EventBuffer::with_capacity(64),
             scratch: vec![Vec::new(); 2 + HEX_CHANNELS + 2],
+            hex_port: false,
             restarts: 0,
         }
     }
@@ -206,6 +213,27 @@ impl Plugin {
         let mut out = EventBuffer::new();
         let mut handle = self.instance.inactive_plugin_handle().expect("inactive");
         params.flush(&mut handle, &InputEvents::from_buffer(&events), &mut OutputEvents::from_buffer(&mut out));
+    }
+
+    /// The names of the plugin's port configurations (audio-ports-config), in its order;
+    /// the first is the default.
+    pub fn port_configs(&mut self) -> Vec<String> {
+        let ext: PluginAudioPortsConfig = self.extension().expect("the audio-ports-config extension");
+        let handle = self.instance.plugin_handle();
+        let mut buffer = AudioPortsConfigBuffer::new();
+        (0..ext.count(&handle)).map(|i| String::from_utf8_lossy(ext.get(&handle, i, &mut buffer).expect("a listed config").name).into_owned()).collect()
+    }
+
+    /// Selects the port configuration with the hex pickup's aux input, as a host does when
+    /// a guitarist routes a hex pickup in. Call before [`Plugin::activate`].
+    pub fn use_hex_pickup(&mut self) {
+        assert!(self.processor.is_none(), "a port configuration is chosen while inactive");
+        let ext: PluginAudioPortsConfig = self.extension().expect("the audio-ports-config extension");
+        let handle = self.instance.plugin_handle();
+        let mut buffer = AudioPortsConfigBuffer::new();
+        let id = (0..ext.count(&handle)).find_map(|i| ext.get(&handle, i, &mut buffer).filter(|c| c.name == HEX_LAYOUT).map(|c| c.id)).expect("a hex pickup configuration");
+        ext.select(&mut self.instance.plugin_handle(), id).expect("selects the hex pickup configuration");
+        self.hex_port = true;
     }
 
     /// Activates at `sample_rate` for blocks of up to `max_block` and starts processing.
@@ -269,11 +297,13 @@ impl Plugin {
         state.load(&mut self.instance.plugin_handle(), &mut &bytes[..]).is_ok()
     }
 
-    /// One block: `input` (stereo) and `hex` (six strings, or silence) in, stereo out,
-    /// `events` at their sample offsets (sorted). Then the host's main-thread pass.
+    /// One block: `input` (stereo) and, with the hex configuration selected, `hex` (six
+    /// strings, or silence) in, stereo out, `events` at their sample offsets (sorted). Then
+    /// the host's main-thread pass.
     pub fn process(&mut self, input: [&[f32]; 2], hex: Option<&[&[f32]; HEX_CHANNELS]>, out: [&mut [f32]; 2], events: &[Event]) {
         let n = input[0].len();
         assert!(n <= self.max_block, "block of {n} over the activated maximum");
+        assert!(hex.is_none() || self.hex_port, "hex input needs use_hex_pickup() first");
         self.events.clear();
         for e in events {
             debug_assert!(e.at() < n as u32);
@@ -298,11 +328,16 @@ impl Plugin {
                 None => ch[..n].fill(0.0),
             }
         }
+        let ports = if self.hex_port { 2 } else { 1 };
         let (main_in, hex_in) = ins.split_at_mut(2);
-        let inputs = self.ports_in.with_input_buffers([
-            AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_input_only(main_in.iter_mut().map(channel as fn(&mut Vec<f32>) -> InputChannel<'_, f32>)) },
-            AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_input_only(hex_in.iter_mut().map(channel as fn(&mut Vec<f32>) -> InputChannel<'_, f32>)) },
-        ]);
+        let inputs = self.ports_in.with_input_buffers(
+            [
+                AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_input_only(main_in.iter_mut().map(channel as fn(&mut Vec<f32>) -> InputChannel<'_, f32>)) },
+                AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_input_only(hex_in.iter_mut().map(channel as fn(&mut Vec<f32>) -> InputChannel<'_, f32>)) },
+            ]
+            .into_iter()
+            .take(ports),
+        );
         let mut outputs = self.ports_out.with_output_buffers([AudioPortBuffer { latency: 0, channels: AudioPortBufferType::f32_output_only(outs.iter_mut().map(|c| c.as_mut_slice())) }]);
         let processor = self.processor.as_mut().expect("activated");
         processor.process(&inputs, &mut outputs, &InputEvents::from_buffer(&self.events), &mut OutputEvents::from_buffer(&mut self.out_events), None, None).expect("processes");

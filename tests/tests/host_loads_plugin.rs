@@ -175,6 +175,9 @@ fn tone_clone_follows_a_mono_guitar_and_a_hex_pickup() {
                 let block = 256;
                 let mut plugin = Plugin::load(&plugin_library());
                 set(&mut plugin, &[("mode", MODE_TONE), ("input", input)]);
+                if input == INPUT_HEX {
+                    plugin.use_hex_pickup();
+                }
                 plugin.activate(rate, block);
                 let len = (0.6 * rate) as usize;
                 let g = guitar_like(rate, len);
@@ -233,6 +236,17 @@ fn the_host_lists_every_knob_under_its_stable_id() {
             assert!(listing.iter().any(|p| p.id == id(extra)), "{extra} is not listed");
         }
         assert_eq!(listing.len(), gddsp_core::KNOBS.len() + 11, "unexpected parameters: {listing:?}");
+    });
+}
+
+/// The port configurations a host offers: plain stereo first (the default, so a host that
+/// ignores aux inputs never meets one), the hex pickup's aux input on request.
+#[test]
+fn stereo_is_the_default_port_layout_and_the_hex_pickup_is_offered() {
+    in_child("stereo_is_the_default_port_layout_and_the_hex_pickup_is_offered", || {
+        let mut plugin = Plugin::load(&plugin_library());
+        let configs = plugin.port_configs();
+        assert_eq!(configs, ["Stereo", "Stereo + hex pickup", "Mono"], "port configurations in order");
     });
 }
 

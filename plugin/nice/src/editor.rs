@@ -4,6 +4,7 @@
 //! pedalboard settings*, then the mode, input and tone-clone controls.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use egui::{Color32, RichText, Sense, Vec2};
@@ -16,7 +17,7 @@ use parking_lot::Mutex;
 use gddsp_core::inference::Model;
 use gddsp_core::knobs::{Knob, Knobs, KNOBS};
 
-use crate::params::{knobs_to_map, GddspParams, SavedReference};
+use crate::params::{knobs_to_map, GddspParams, SavedReference, SourceParam};
 use crate::reference::{shared_model, ReferenceView, ReferenceWorker, Status};
 
 const ERROR: Color32 = Color32::from_rgb(235, 110, 100);
@@ -315,6 +316,11 @@ impl GddspEditor {
             row(ui, "Input", &mut |ui| {
                 ui.add(ParamSlider::for_param(&p.input, setter));
             });
+            if p.input.value() == SourceParam::Hex && !p.hex_port.load(Ordering::Relaxed) {
+                ui.label("");
+                ui.label(RichText::new("No hex pickup input: choose the \"Stereo + hex pickup\" port layout in your host (CLAP; standalone: --audio-layout 2). Playing the main input meanwhile.").color(ERROR));
+                ui.end_row();
+            }
             row(ui, "Dry/wet", &mut |ui| {
                 ui.add(ParamSlider::for_param(&p.dry_wet, setter));
             });

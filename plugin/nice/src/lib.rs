@@ -12,6 +12,7 @@ pub mod params;
 pub mod reference;
 
 use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
@@ -78,9 +79,16 @@ impl Plugin for Gddsp {
     const EMAIL: &'static str = "dev@gddsp.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    // A hexaphonic pickup comes in on an aux input: the main input may not have more
-    // channels than the main output.
+    // Plain stereo is the default layout: a host that ignores aux inputs never sees one.
+    // A hexaphonic pickup comes in on an aux input (the main input may not have more
+    // channels than the main output), in the second layout: CLAP hosts pick it through
+    // audio-ports-config, the standalone with `--audio-layout 2`. Not in VST3: nice-plug
+    // 0.4.2 marks every bus default-active and its `setBusArrangements` compares an aux
+    // bus's channel count with the main input's, so a VST3 host can never choose this
+    // layout, and with it as the default a host that passes no aux buffers (JUCE under
+    // pedalboard hands a 2-channel buffer) crashed inside nice-plug's buffer copy.
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout { main_input_channels: NonZeroU32::new(2), main_output_channels: NonZeroU32::new(2), names: PortNames { layout: Some("Stereo"), main_input: Some("Guitar"), main_output: Some("Output"), aux_inputs: &[], aux_outputs: &[] }, ..AudioIOLayout::const_default() },
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(2),
             main_output_channels: NonZeroU32::new(2),
@@ -88,8 +96,7 @@ impl Plugin for Gddsp {
             names: PortNames { layout: Some("Stereo + hex pickup"), main_input: Some("Guitar"), main_output: Some("Output"), aux_inputs: &["Hex pickup"], aux_outputs: &[] },
             ..AudioIOLayout::const_default()
         },
-        AudioIOLayout { main_input_channels: NonZeroU32::new(2), main_output_channels: NonZeroU32::new(2), ..AudioIOLayout::const_default() },
-        AudioIOLayout { main_input_channels: NonZeroU32::new(1), main_output_channels: NonZeroU32::new(1), ..AudioIOLayout::const_default() },
+        AudioIOLayout { main_input_channels: NonZeroU32::new(1), main_output_channels: NonZeroU32::new(1), names: PortNames { layout: Some("Mono"), main_input: Some("Guitar"), main_output: Some("Output"), aux_inputs: &[], aux_outputs: &[] }, ..AudioIOLayout::const_default() },
     ];
 
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
@@ -110,6 +117,7 @@ impl Plugin for Gddsp {
     fn activate(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
         let channels = layout.main_output_channels.map_or(2, NonZeroU32::get) as usize;
         let block = config.max_buffer_size.max(1) as usize;
+        self.params.hex_port.store(!layout.aux_input_ports.is_empty(), Ordering::Relaxed);
         let mut engine = Engine::new(config.sample_rate, block, channels, &self.params.current_knobs());
         // Stop the previous decoder thread before its successor starts.
         self.decoder = None;

@@ -9,6 +9,7 @@
 //! engine and the model use).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
@@ -84,6 +85,9 @@ pub struct GddspParams {
     pub editor_state: Arc<EguiEditorState>,
     /// The last analysed reference (written by the GUI side, never the audio thread).
     pub reference: Mutex<Option<SavedReference>>,
+    /// The host activated the port layout with the hex pickup's aux input (not a
+    /// parameter: the host's routing, shown by the editor).
+    pub hex_port: AtomicBool,
 }
 
 /// `Distortion drive` from `distortion.drive_db`.
@@ -153,6 +157,7 @@ impl Default for GddspParams {
             auto_adjust: BoolParam::new("Auto adjust", true),
             editor_state: EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(860.0, 640.0), 1.0),
             reference: Mutex::new(None),
+            hex_port: AtomicBool::new(false),
         }
     }
 }
