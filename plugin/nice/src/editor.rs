@@ -3,16 +3,18 @@
 //! (one begin / set / end gesture, so the host records and can undo it) and *Copy as
 //! pedalboard settings*, then the mode, input and tone-clone controls.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText, Sense, Vec2};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::*;
 use nice_plug_egui::widgets::ParamSlider;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use gddsp_core::inference::Model;
 use gddsp_core::knobs::{Knob, Knobs, KNOBS};
@@ -34,6 +36,66 @@ pub struct GddspEditor {
     message: Option<String>,
     /// The in-editor file browser, when open.
     browser: Option<Browser>,
+    windows: Arc<WindowThreads>,
+}
+
+/// The editor's window threads still running, so the plugin can outlive them.
+///
+/// baseview 0.4.2 (X11) runs each editor window on its own thread and does not join it when
+/// the host destroys the editor: its handle's `Drop` stops the thread's loop, then asks the
+/// stopping thread to `Show`, the request fails and the `join` after it is skipped. So
+/// `gui.destroy` returns while the thread still tears down its GL context and unloads
+/// libEGL; a host that then unloads the plugin or exits crashed (SIGSEGV in `exit`, about
+/// one run in ten of the editor screenshot test). Each window thread registers here when
+/// its editor is built and leaves when the thread exits (a thread-local guard, dropped after
+/// the window's own teardown); the plugin's `Drop` waits, bounded, until none is left.
+#[derive(Default)]
+pub struct WindowThreads {
+    live: Mutex<usize>,
+    exited: Condvar,
+}
+
+struct WindowThreadGuard(Arc<WindowThreads>);
+
+impl Drop for WindowThreadGuard {
+    fn drop(&mut self) {
+        *self.0.live.lock() -= 1;
+        self.0.exited.notify_all();
+    }
+}
+
+impl WindowThreads {
+    /// Counts the calling thread (once) until it exits. Only for baseview's X11 window
+    /// threads: elsewhere baseview runs windows on the host's main thread, which does not
+    /// exit while the plugin lives.
+    fn register_this_thread(self: &Arc<Self>) {
+        thread_local! {
+            static GUARD: RefCell<Option<WindowThreadGuard>> = const { RefCell::new(None) };
+        }
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        GUARD.with(|guard| {
+            let mut guard = guard.borrow_mut();
+            if guard.is_none() {
+                *self.live.lock() += 1;
+                *guard = Some(WindowThreadGuard(self.clone()));
+            }
+        });
+    }
+
+    /// Waits until every registered window thread has exited, or `timeout` passed; returns
+    /// whether none is left.
+    pub fn wait_until_exited(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut live = self.live.lock();
+        while *live > 0 {
+            if self.exited.wait_until(&mut live, deadline).timed_out() {
+                break;
+            }
+        }
+        *live == 0
+    }
 }
 
 /// Audio files the reference worker decodes (symphonia's formats as built here).
@@ -127,9 +189,9 @@ impl Browser {
     }
 }
 
-pub fn create(params: Arc<GddspParams>, reference: Arc<ReferenceWorker>, model: Arc<Mutex<Option<Result<Arc<Model>, String>>>>, repaint: RepaintNotifier) -> Option<EguiEditor<GddspEditor>> {
+pub fn create(params: Arc<GddspParams>, reference: Arc<ReferenceWorker>, model: Arc<Mutex<Option<Result<Arc<Model>, String>>>>, repaint: RepaintNotifier, windows: Arc<WindowThreads>) -> Option<EguiEditor<GddspEditor>> {
     let state = params.editor_state.clone();
-    create_egui_editor(state, repaint, EguiNiceSettings::new().with_tile("GDDSP"), GddspEditor { params, reference, model, gui: None, path: String::new(), saved_file: None, message: None, browser: None })
+    create_egui_editor(state, repaint, EguiNiceSettings::new().with_tile("GDDSP"), GddspEditor { params, reference, model, gui: None, path: String::new(), saved_file: None, message: None, browser: None, windows })
 }
 
 /// The knobs as a guitarist would set them on real pedals, and as JSON for tools.
@@ -168,6 +230,8 @@ pub fn apply_knobs(setter: &ParamSetter, params: &GddspParams, knobs: &Knobs) {
 impl NiceEguiApp for GddspEditor {
     fn build(&mut self, _egui_ctx: egui::Context, gui: GuiContext, _frame: &mut nice_plug_egui::Frame) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         self.gui = Some(gui);
+        // Called on the window's thread as the window opens.
+        self.windows.register_this_thread();
         Ok(())
     }
 

@@ -14,6 +14,7 @@ pub mod reference;
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use nice_plug::prelude::*;
 use nice_plug_egui::{EguiEditor, RepaintNotifier};
@@ -24,6 +25,7 @@ use gddsp_core::engine::{Engine, LiveSource, Mode};
 use gddsp_core::inference::Model;
 use gddsp_core::live::midi::MidiEvent;
 
+use editor::WindowThreads;
 use params::GddspParams;
 use reference::{ReferenceWorker, TimbreRoute};
 
@@ -44,6 +46,7 @@ pub struct Gddsp {
     /// The latency reported at the last activation (CLAP lets latency change only inside
     /// `activate`), for the mode and input it was computed for.
     latency: Option<(Mode, LiveSource, usize)>,
+    windows: Arc<WindowThreads>,
 }
 
 // SAFETY: `aux_ptrs` is scratch space only dereferenced inside `process`, on the thread
@@ -68,6 +71,19 @@ impl Default for Gddsp {
             midi: Vec::with_capacity(MAX_BLOCK_EVENTS),
             aux_ptrs: Vec::with_capacity(gddsp_core::live::STRINGS),
             latency: None,
+            windows: Arc::new(WindowThreads::default()),
+        }
+    }
+}
+
+impl Drop for Gddsp {
+    /// The host may unload the plugin right after this: no editor thread may still be
+    /// running its code (see [`WindowThreads`]). The host destroyed the editor before the
+    /// plugin, so its thread is only finishing its teardown; the bound keeps a host that
+    /// did not from hanging.
+    fn drop(&mut self) {
+        if !self.windows.wait_until_exited(Duration::from_secs(2)) {
+            nice_warn!("an editor window thread was still running when the plugin was destroyed");
         }
     }
 }
@@ -111,7 +127,7 @@ impl Plugin for Gddsp {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(self.params.clone(), self.reference.clone(), self.model.clone(), self.repaint.clone())
+        editor::create(self.params.clone(), self.reference.clone(), self.model.clone(), self.repaint.clone(), self.windows.clone())
     }
 
     fn activate(&mut self, layout: &AudioIOLayout, config: &BufferConfig, context: &mut impl ActivateContext<Self>) -> bool {
