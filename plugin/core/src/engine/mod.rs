@@ -85,9 +85,16 @@ impl DryDelay {
         if self.len == 0 {
             return;
         }
-        for v in x {
-            std::mem::swap(v, &mut self.buf[self.pos]);
-            self.pos = (self.pos + 1) % self.len;
+        // Each sample trades places with the one `len` samples older, in runs up to the
+        // ring's end (a swap and a modulo per sample were most of `Engine::process`'s
+        // own samples in `perf`).
+        let mut x = x;
+        while !x.is_empty() {
+            let n = (self.len - self.pos).min(x.len());
+            let (run, rest) = x.split_at_mut(n);
+            run.swap_with_slice(&mut self.buf[self.pos..self.pos + n]);
+            self.pos = (self.pos + n) % self.len;
+            x = rest;
         }
     }
 
