@@ -83,13 +83,19 @@ impl HexTracker {
             .frame
             .copy_from_slice(&recent[n - LOUDNESS_FRAME..]);
         let loudness = self.loudness.frame_db(&mut self.loudness_scratch);
+        if loudness < self.gate_db {
+            // A gated string is muted whatever its pitch: no YIN (three of the four FFTs
+            // a string costs per frame) for the strings not played.
+            self.frame.mute(s);
+            return;
+        }
         let yin = &self.yin[s];
         let len = yin.frame_len();
         for (r, x) in self.reversed[..len].iter_mut().zip(recent.iter().rev()) {
             *r = *x;
         }
         let (f0, confidence) = yin.estimate(&self.reversed[..len], &mut self.yin_scratch[s]);
-        if loudness < self.gate_db || confidence < VOICED || f0 <= 0.0 {
+        if confidence < VOICED || f0 <= 0.0 {
             self.frame.mute(s);
         } else {
             self.frame.f0_hz[s] = f0;
