@@ -78,11 +78,13 @@ impl Default for Gddsp {
 
 impl Drop for Gddsp {
     /// The host may unload the plugin right after this: no editor thread may still be
-    /// running its code (see [`WindowThreads`]). The host destroyed the editor before the
-    /// plugin, so its thread is only finishing its teardown; the bound keeps a host that
-    /// did not from hanging.
+    /// running its code (see [`WindowThreads`]). A host destroys the editor before the
+    /// plugin, so its thread is only finishing its teardown (milliseconds); a host that
+    /// left the editor open is not kept waiting for it.
     fn drop(&mut self) {
-        if !self.windows.wait_until_exited(Duration::from_secs(2)) {
+        if self.params.editor_state.is_open() {
+            nice_warn!("the plugin was destroyed with its editor still open");
+        } else if !self.windows.wait_until_exited(Duration::from_secs(2)) {
             nice_warn!("an editor window thread was still running when the plugin was destroyed");
         }
     }
