@@ -134,6 +134,10 @@ enum Command {
         /// Leave the echo profile out of the encoder's input (MFCC only).
         #[arg(long)]
         no_echo: bool,
+        /// Leave the clip profiles (envelope echo, decay rates, crest factors) out of the
+        /// encoder's input: MFCC and the echo cepstrum only, as models before them.
+        #[arg(long)]
+        no_clip_profiles: bool,
         /// Colour knob examples with a random EQ before the FX chain (guitar invariance).
         #[arg(long)]
         eq_augment: bool,
@@ -340,7 +344,7 @@ where
                 return Err(anyhow::anyhow!("a block is outside its parity bound").into());
             }
         }
-        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, eq_augment, knob_decay, init_encoder, z_grad, knob_grad, stop_after } => {
+        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, no_clip_profiles, eq_augment, knob_decay, init_encoder, z_grad, knob_grad, stop_after } => {
             if voices != 1 && voices != 6 {
                 return Err(anyhow::anyhow!("--voices must be 6 or 1").into());
             }
@@ -370,6 +374,7 @@ where
             cfg.z_grad = z_grad;
             cfg.knob_grad = knob_grad;
             cfg.model = ModelConfig::with_voices(voices);
+            cfg.model.spec.clip_profiles = !no_clip_profiles;
             let summary = train(&cfg, &run, resume, stop_after, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
             writeln!(out, "trained {} steps in {:.0} s; best validation score {:.4}; run in {}", summary.steps, summary.seconds, summary.best_valid.unwrap_or(f64::NAN), run.display()).context("writing to stdout")?;
         }

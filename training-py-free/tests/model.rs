@@ -25,8 +25,8 @@ fn unit_stats(cfg: &ModelConfig) -> Normalization {
     Normalization {
         mfcc_mean: vec![0.0; cfg.spec.mfcc],
         mfcc_std: vec![1.0; cfg.spec.mfcc],
-        echo_mean: vec![0.0; cfg.spec.echo.bins],
-        echo_std: vec![1.0; cfg.spec.echo.bins],
+        echo_mean: vec![0.0; cfg.spec.profile_len()],
+        echo_std: vec![1.0; cfg.spec.profile_len()],
         f0_midi_mean: 55.0,
         f0_midi_std: 10.0,
         f0_midi_p5: 40.0,
@@ -69,8 +69,8 @@ fn exported_onnx_runs_in_tract_as_burn_runs_it() {
     // Encoder: 57 frames (any count works: the ONNX frame axis is symbolic).
     let frames = 57;
     let mfcc = random(&mut rng, frames * cfg.spec.mfcc);
-    let echo = random(&mut rng, cfg.spec.echo.bins);
-    let (z_b, k_b) = model.encoder.forward(tensor(mfcc.clone(), [1, frames, cfg.spec.mfcc], &d), tensor(echo.clone(), [1, cfg.spec.echo.bins], &d));
+    let echo = random(&mut rng, cfg.spec.profile_len());
+    let (z_b, k_b) = model.encoder.forward(tensor(mfcc.clone(), [1, frames, cfg.spec.mfcc], &d), tensor(echo.clone(), [1, cfg.spec.profile_len()], &d));
     let (z_t, k_t) = loaded.encode(&mfcc, &echo).unwrap();
     let (z_b, k_b) = (values(z_b), values(k_b));
     assert_eq!(k_t.len(), KNOB_COUNT);

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::profiles;
 use crate::analysis::echo::EchoGrid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +30,11 @@ pub struct ModelSpec {
     /// The encoder's echo-profile grid ([`crate::analysis::echo`]).
     #[serde(default)]
     pub echo: EchoGrid,
+    /// The encoder's second input carries the clip profiles after the echo cepstrum
+    /// ([`crate::analysis::profiles`]: envelope echo and its reads, decay rates, crest and
+    /// level, brightness on level). Models written before they existed load with this off.
+    #[serde(default)]
+    pub clip_profiles: bool,
 }
 
 fn default_encoder_hop() -> usize {
@@ -37,11 +43,16 @@ fn default_encoder_hop() -> usize {
 
 impl Default for ModelSpec {
     fn default() -> Self {
-        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default() }
+        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true }
     }
 }
 
 impl ModelSpec {
+    /// Length of the encoder's second input: the echo cepstrum, then the clip profiles.
+    pub fn profile_len(&self) -> usize {
+        self.echo.bins + if self.clip_profiles { profiles::profiles_len(&self.echo) } else { 0 }
+    }
+
     /// Control frames per second.
     pub fn frame_rate(&self) -> f64 {
         self.sample_rate as f64 / self.hop as f64
@@ -76,5 +87,14 @@ mod tests {
         let s = ModelSpec::default();
         let back: ModelSpec = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
         assert_eq!(s, back);
+    }
+
+    #[test]
+    fn a_spec_written_before_the_clip_profiles_reads_the_echo_cepstrum_only() {
+        let old = r#"{"sample_rate":16000,"hop":64,"harmonics":60,"noise_bands":65,"voices":6,"mfcc":30,"encoder_hop":512,"echo":{"bins":96,"min_ms":16.0,"max_ms":1200.0}}"#;
+        let s: ModelSpec = serde_json::from_str(old).unwrap();
+        assert!(!s.clip_profiles);
+        assert_eq!(s.profile_len(), 96);
+        assert_eq!(ModelSpec::default().profile_len(), 96 + 96 + 7 + 70 + 16 + 2);
     }
 }

@@ -1,7 +1,9 @@
 //! `gddsp-train export RUN --out models/`: the trained burn model as ONNX for tract.
 //!
-//! * `encoder.onnx` — `mfcc [1, frames, 30]`, `echo [1, 96]` (standardised) → `z [1, Z]`,
-//!   `knobs [1, 9]` (positions along the knob table's skews).
+//! * `encoder.onnx` — `mfcc [1, frames, 30]`, `echo [1, P]` (standardised; the echo
+//!   cepstrum, then the clip profiles when the spec has them: P = `spec.profile_len()`, 287
+//!   or 96 for older models) → `z [1, Z]`, `knobs [1, 9]` (positions along the knob
+//!   table's skews).
 //! * `decoder.onnx` — one control frame: `controls [V, 3]`, `z [1, Z]`, `state [V, H]` →
 //!   `amplitude [V]`, `harmonics [V, K]`, `noise [bands]`, `state_out [V, H]`; the GRU
 //!   state goes back in with the next frame, so it streams.
@@ -87,7 +89,7 @@ pub fn encoder_onnx(model: &DdspModel, cfg: &ModelConfig) -> Vec<u8> {
     let h = e.gru.hidden as i64;
     let mut g = Graph::default();
     let mfcc = g.input("mfcc", &[Dim::Fixed(1), Dim::Named("frames"), Dim::Fixed(cfg.spec.mfcc)]);
-    let echo = g.input("echo", &[Dim::Fixed(1), Dim::Fixed(cfg.spec.echo.bins)]);
+    let echo = g.input("echo", &[Dim::Fixed(1), Dim::Fixed(cfg.spec.profile_len())]);
     let x = dense(&mut g, &mfcc, &e.frame); // [1, T, H]
     let x = g.node("Transpose", &[&x], vec![attr_ints("perm", &[1, 0, 2])]); // [T, 1, H]
     let (w, r, b) = gru_weights(&mut g, &e.gru);
@@ -103,7 +105,7 @@ pub fn encoder_onnx(model: &DdspModel, cfg: &ModelConfig) -> Vec<u8> {
     let knobs = g.node("Sigmoid", &[&k], vec![]);
     g.output(&z, "z", &[Dim::Fixed(1), Dim::Fixed(cfg.z_dim)]);
     g.output(&knobs, "knobs", &[Dim::Fixed(1), Dim::Fixed(gddsp_core::knobs::KNOB_COUNT)]);
-    g.into_bytes("gddsp_encoder", "GDDSP z-encoder + FX decoder: standardised MFCC frames and echo profile -> z, knob positions")
+    g.into_bytes("gddsp_encoder", "GDDSP z-encoder + FX decoder: standardised MFCC frames and echo + clip profiles -> z, knob positions")
 }
 
 /// The streaming decoder graph (see the module doc).

@@ -3,8 +3,11 @@
 //! ```text
 //! MFCC frames [T, 30] ─Dense─▶ GRU ─▶ z_t ──mean over t──┐
 //!                                                        ├─Linear─▶ z [Z] ─Dense─Linear─σ─▶ knobs u [9]
-//! echo profile [96] ─Dense─Dense─────────────────────────┘
+//! echo + clip profiles [P] ─Dense─Dense──────────────────┘
 //! ```
+//!
+//! `P` = `spec.profile_len()`: the echo cepstrum (96) and, in models since the clip
+//! profiles ([`gddsp_core::analysis::profiles`]), their 191 values after it.
 //!
 //! Inputs arrive standardised with the training set's statistics ([`super::Stats`]).
 //! `u` is each knob's position along its skew (the knob table's normalized scale).
@@ -36,7 +39,7 @@ impl Encoder {
         Encoder {
             frame: Dense::new(cfg.spec.mfcc, h, device),
             gru: Gru::new(h, h, device),
-            echo_in: Dense::new(cfg.spec.echo.bins, h, device),
+            echo_in: Dense::new(cfg.spec.profile_len(), h, device),
             echo_out: Dense::new(h, h, device),
             z: LinearConfig::new(2 * h, cfg.z_dim).init(device),
             fx_hidden: Dense::new(cfg.z_dim, h, device),

@@ -94,7 +94,7 @@ fn percentile(mut v: Vec<f32>, p: f32) -> f32 {
 /// The training set's statistics.
 pub fn statistics(train: &[Prepared], spec: &ModelSpec) -> Normalization {
     let m = spec.mfcc;
-    let e = spec.echo.bins;
+    let e = spec.profile_len();
     let (mut mfcc_mean, mut mfcc_std, mut echo_mean, mut echo_std) = (vec![], vec![], vec![], vec![]);
     for q in 0..m {
         let (a, b) = mean_std(train.iter().flat_map(|p| p.mfcc.iter().skip(q).step_by(m).copied()));

@@ -160,7 +160,7 @@ pub struct Losses {
 
 /// The device's tensors for a batch of encoder inputs.
 pub fn encoder_tensors(b: &KnobBatch, spec: &ModelSpec, device: &Device) -> (Tensor<3>, Tensor<2>) {
-    (tensor(b.mfcc.clone(), [b.size, b.frames, spec.mfcc], device), tensor(b.echo.clone(), [b.size, spec.echo.bins], device))
+    (tensor(b.mfcc.clone(), [b.size, b.frames, spec.mfcc], device), tensor(b.echo.clone(), [b.size, spec.profile_len()], device))
 }
 
 /// Masked mean absolute knob error.

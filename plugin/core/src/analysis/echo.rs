@@ -37,7 +37,7 @@ impl EchoGrid {
         self.min_ms * (self.max_ms / self.min_ms).powf(i as f32 / (self.bins - 1) as f32)
     }
 
-    fn ratio(&self) -> f32 {
+    pub(crate) fn ratio(&self) -> f32 {
         (self.max_ms / self.min_ms).powf(1.0 / (self.bins - 1) as f32)
     }
 }

@@ -7,6 +7,7 @@ pub mod echo;
 pub mod loudness;
 pub mod mfcc;
 pub mod pitch;
+pub mod profiles;
 
 pub use loudness::Loudness;
 pub use mfcc::Mfcc;
@@ -57,7 +58,9 @@ fn features_with(yin: Yin, signal: &[f32], spec: &ModelSpec) -> ChannelFeatures 
 }
 
 /// What the z-encoder hears of a wet clip: MFCC frames every `spec.encoder_hop` samples
-/// (`[frames × spec.mfcc]`, frame-major) and the clip's echo profile (`[spec.echo.bins]`).
+/// (`[frames × spec.mfcc]`, frame-major) and the clip's echo profile followed, when
+/// `spec.clip_profiles`, by its clip profiles ([`profiles::clip_profiles`])
+/// (`[spec.profile_len()]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncoderInput {
     pub mfcc: Vec<f32>,
@@ -69,5 +72,11 @@ pub struct EncoderInput {
 pub fn encoder_input(signal: &[f32], spec: &ModelSpec) -> EncoderInput {
     let mfcc = Mfcc::new(spec.sample_rate as f32, spec.mfcc).track(signal, spec.encoder_hop);
     let frames = mfcc.len() / spec.mfcc.max(1);
-    EncoderInput { mfcc, frames, echo: echo::echo_profile(signal, spec.sample_rate as f32, &spec.echo) }
+    let sr = spec.sample_rate as f32;
+    let mut profile = echo::echo_profile(signal, sr, &spec.echo);
+    if spec.clip_profiles {
+        let more = profiles::clip_profiles(signal, sr, &profile, &spec.echo);
+        profile.extend(more);
+    }
+    EncoderInput { mfcc, frames, echo: profile }
 }

@@ -130,7 +130,7 @@ impl ModelInfo {
             return Err(ModelError::Mismatch { path: path.into(), detail: "its knob table differs from this build's (names, ranges or skews)".into() });
         }
         let n = &info.normalization;
-        let bad_stats = n.mfcc_mean.len() != info.spec.mfcc || n.mfcc_std.len() != info.spec.mfcc || n.echo_mean.len() != info.spec.echo.bins || n.echo_std.len() != info.spec.echo.bins;
+        let bad_stats = n.mfcc_mean.len() != info.spec.mfcc || n.mfcc_std.len() != info.spec.mfcc || n.echo_mean.len() != info.spec.profile_len() || n.echo_std.len() != info.spec.profile_len();
         if bad_stats || info.spec.noise_bands != info.spec.hop + 1 || info.spec.voices == 0 {
             return Err(ModelError::Corrupt { path: path.into(), detail: "its spec and normalisation statistics do not fit together".into() });
         }
