@@ -10,6 +10,10 @@
 //! * Tone clone: clip A's notes re-voiced with the z and knobs inferred from clip B of the
 //!   same group (same guitar, same knobs, other notes), against A's true wet render.
 //!   Baselines: A's dry input as is, and the one-oscillator model.
+//! * Knobs on many settings: the split's 12 knob settings are few, so each clip's clean mix
+//!   is also sent through the FX chain with [`RERENDERS`] fresh random settings (the
+//!   corpus's distribution, seeded) and analysed: the same MAE over hundreds of settings
+//!   on the same held-out guitar, beside the same baseline.
 //! * Ablations, when given: the one-oscillator model (`--mono`) and the clean-loss-only
 //!   model (`--clean-only`), each exported from its own run.
 //!
@@ -25,14 +29,20 @@ use gddsp_core::fx::FxChain;
 use gddsp_core::inference::{Model, ModelInfo, MODEL_JSON};
 use gddsp_core::knobs::{Knob, Knobs, KNOB_COUNT};
 use gddsp_core::synth::Synth;
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
 use serde_json::{json, Value};
 
+use crate::data::corpus::random_knobs;
 use crate::data::pairs::{load_pairs, read_knobs};
 use crate::data::{Example, LoadOptions};
 use crate::ddsp::spectral_loss::multiscale_spectral_loss;
 use crate::ddsp::{device, tensor, values};
 use crate::plot::{knob_scatter_png, spectrograms_png, KnobPoints, Panel};
 use crate::train::dataset::knob_mask;
+
+/// Random knob settings per clip in the re-rendered knob evaluation.
+pub const RERENDERS: usize = 8;
 
 /// Where a knob of a bypassed effect starts to count.
 pub const ACTIVE_MIX: f32 = 0.2;
@@ -230,6 +240,29 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
         heard.push((h, hm));
     }
 
+    // Knobs on many settings: every clip's clean mix through fresh random knobs.
+    let (mut errs_rr, mut errs_rr_base, mut errs_rr_mono, mut errs_rr_co) = (KnobErrors::new(), KnobErrors::new(), KnobErrors::new(), KnobErrors::new());
+    for (i, ex) in examples.iter().enumerate() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x6b6e_6f62 ^ i as u64);
+        let mixed = mix(ex);
+        for _ in 0..RERENDERS {
+            let (knobs, _) = random_knobs(&mut rng);
+            let mut wet = vec![mixed.clone()];
+            FxChain::render_offline(ex.sample_rate as f32, &knobs, &mut wet);
+            let wet = Audio::new(ex.sample_rate, wet);
+            let truth = positions(&knobs);
+            let heard = |m: &Model| m.analyze(&wet).map(|a| a.positions).map_err(|e| format!("{}: {e}", ex.name));
+            errs_rr.add(&truth, &heard(&model)?);
+            errs_rr_base.add(&truth, &baseline);
+            if let Some(m) = &mono {
+                errs_rr_mono.add(&truth, &heard(m)?);
+            }
+            if let Some(m) = &clean_only {
+                errs_rr_co.add(&truth, &heard(m)?);
+            }
+        }
+    }
+
     // Tone clone: A's notes with B's z and knobs, B the next clip of A's group.
     let (mut clone_model, mut clone_dry, mut clone_mono) = (vec![], vec![], vec![]);
     for (a, ex_a) in examples.iter().enumerate() {
@@ -262,6 +295,16 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
         if clean_only.is_some() {
             entry["clean_loss_only_mae"] = json!(errs_co.mae(i));
         }
+        let rr = errs_rr.mae(i);
+        let rr_base = errs_rr_base.mae(i);
+        entry["rerendered"] = json!({
+            "mae": rr,
+            "mean_baseline_mae": rr_base,
+            "baseline_over_model": if rr > 0.0 { rr_base / rr } else { f64::INFINITY },
+            "one_oscillator_mae": mono.as_ref().map(|_| errs_rr_mono.mae(i)),
+            "clean_loss_only_mae": clean_only.as_ref().map(|_| errs_rr_co.mae(i)),
+            "counted": errs_rr.n[i],
+        });
         knobs.insert(k.spec().name.to_string(), entry);
     }
     let guitars: std::collections::BTreeSet<String> = crate::data::corpus::Manifest::read(&opts.data)
@@ -273,6 +316,7 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
         "seconds": examples.iter().map(Example::seconds).sum::<f64>(),
         "guitars": guitars,
         "active_mix_threshold": ACTIVE_MIX,
+        "rerenders_per_clip": RERENDERS,
         "knobs": knobs,
         "clean_mss": { "model": mean(&clean_d), "one_oscillator": mean(&clean_mono), "clean_loss_only": mean(&clean_co) },
         "wet_mss": { "model": mean(&wet_d), "one_oscillator": mean(&wet_mono), "clean_loss_only": mean(&wet_co) },
@@ -324,6 +368,14 @@ pub fn markdown(r: &Value) -> String {
     if let Some(k) = r["knobs"].as_object() {
         let order: BTreeMap<usize, (&String, &Value)> = k.iter().map(|(n, v)| (Knob::ALL.iter().position(|x| x.spec().name == n).unwrap_or(99), (n, v))).collect();
         for (_, (name, v)) in order {
+            s += &format!("| {name} | {} | {} | {:.1}× | {} | {} | {} |\n", fmt(&v["mae"]), fmt(&v["mean_baseline_mae"]), v["baseline_over_model"].as_f64().unwrap_or(0.0), fmt(&v["one_oscillator_mae"]), fmt(&v["clean_loss_only_mae"]), v["counted"]);
+        }
+    }
+    s += &format!("\n## Knobs on many settings (MAE; each clip's clean mix through {} fresh random knob settings)\n\n| knob | model | train-mean baseline | baseline / model | one oscillator | clean loss only | renders counted |\n|---|---|---|---|---|---|---|\n", r["rerenders_per_clip"]);
+    if let Some(k) = r["knobs"].as_object() {
+        let order: BTreeMap<usize, (&String, &Value)> = k.iter().map(|(n, v)| (Knob::ALL.iter().position(|x| x.spec().name == n).unwrap_or(99), (n, v))).collect();
+        for (_, (name, v)) in order {
+            let v = &v["rerendered"];
             s += &format!("| {name} | {} | {} | {:.1}× | {} | {} | {} |\n", fmt(&v["mae"]), fmt(&v["mean_baseline_mae"]), v["baseline_over_model"].as_f64().unwrap_or(0.0), fmt(&v["one_oscillator_mae"]), fmt(&v["clean_loss_only_mae"]), v["counted"]);
         }
     }

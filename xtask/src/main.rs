@@ -73,9 +73,6 @@ fn perf_table() -> anyhow::Result<()> {
 /// three joint runs from its encoder, identical but for the ablated bit, side by side.
 pub const KNOB_STEPS: &str = "2000";
 pub const JOINT_STEPS: &str = "400";
-/// The shipped checkpoints are step 200 of the 400-step schedule (the session's time ran
-/// out); `--stop-after` reproduces exactly that.
-pub const JOINT_STOP: &str = "200";
 
 fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
     let status = Command::new(env!("CARGO")).args(["build", "--release", "-p", "gddsp-train"]).status().context("building gddsp-train")?;
@@ -99,7 +96,7 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
     let encoder = format!("{knobs}/encoder_after_knob_stage.bpk");
     let joint = |name: &str, extra: &[&str]| -> anyhow::Result<std::process::Child> {
         let out = format!("{runs}/{name}");
-        let mut args = vec!["train", "--data", &corpus, "--out", &out, "--seed", "1", "--steps", JOINT_STEPS, "--stop-after", JOINT_STOP, "--knob-steps", "0", "--init-encoder", &encoder];
+        let mut args = vec!["train", "--data", &corpus, "--out", &out, "--seed", "1", "--steps", JOINT_STEPS, "--knob-steps", "0", "--init-encoder", &encoder];
         args.extend_from_slice(extra);
         eprintln!("+ gddsp-train {} (in the background)", args.join(" "));
         Command::new(&bin).args(&args).spawn().with_context(|| format!("starting the {name} run"))
