@@ -444,12 +444,19 @@ impl PolyTracker {
             best_score = score;
             let f0 = self.refine(c);
             let odd = self.odd_share(c);
+            let on_peaks = self.on_peaks(c);
             let loudness = self.subtract(c);
             let midi = hz_to_midi(f0).round() as i32;
             // The same note twice (a leftover of the first) is not a second note; nor is a
             // sub-octave ghost: an octave below a note already found, it collects that
             // note's partials as its even ones, and has next to nothing of its own.
             if found.iter().flatten().any(|f| f.midi == midi || (f.midi == midi + 12 && odd < self.cfg.odd_share)) {
+                continue;
+            }
+            // Nor is a neighbour ghost: a semitone or two from a note already found, its
+            // first partials sit on the flanks of that note's peaks (the part spectral
+            // subtraction leaves of a partial with no neighbours, e.g. a sine's).
+            if on_peaks < 0.5 && found.iter().flatten().any(|f| (f.midi - midi).abs() <= 2) {
                 continue;
             }
             found[j] = Some(Found {
@@ -477,6 +484,34 @@ impl PolyTracker {
         }
         if all > 0.0 {
             odd / all
+        } else {
+            0.0
+        }
+    }
+
+    /// The share of candidate `c`'s first four partials (by magnitude) whose strongest
+    /// residual bin is a local maximum of the magnitude spectrum, not a flank.
+    fn on_peaks(&self, c: usize) -> f32 {
+        let h = self.cfg.harmonics;
+        let (mut on, mut all) = (0.0, 0.0);
+        for &(lo, hi, _) in &self.ranges[c * h..c * h + 4.min(h)] {
+            if hi < lo || lo == 0 {
+                continue;
+            }
+            let k = (lo as usize..=hi as usize)
+                .max_by(|&a, &b| self.residual[a].total_cmp(&self.residual[b]))
+                .unwrap_or(lo as usize);
+            if k == 0 || k + 1 >= self.mag.len() {
+                continue;
+            }
+            let a = self.mag[k];
+            all += a;
+            if a >= self.mag[k - 1] && a >= self.mag[k + 1] {
+                on += a;
+            }
+        }
+        if all > 0.0 {
+            on / all
         } else {
             0.0
         }
