@@ -442,9 +442,8 @@ impl PolyTracker {
             }
             total += s;
             best_score = score;
-            let f0 = self.refine(c);
+            let (f0, on_peaks) = self.refine(c);
             let odd = self.odd_share(c);
-            let on_peaks = self.on_peaks(c);
             let loudness = self.subtract(c);
             let midi = hz_to_midi(f0).round() as i32;
             // The same note twice (a leftover of the first) is not a second note; nor is a
@@ -489,40 +488,13 @@ impl PolyTracker {
         }
     }
 
-    /// The share of candidate `c`'s first four partials (by magnitude) whose strongest
-    /// residual bin is a local maximum of the magnitude spectrum, not a flank.
-    fn on_peaks(&self, c: usize) -> f32 {
-        let h = self.cfg.harmonics;
-        let (mut on, mut all) = (0.0, 0.0);
-        for &(lo, hi, _) in &self.ranges[c * h..c * h + 4.min(h)] {
-            if hi < lo || lo == 0 {
-                continue;
-            }
-            let k = (lo as usize..=hi as usize)
-                .max_by(|&a, &b| self.residual[a].total_cmp(&self.residual[b]))
-                .unwrap_or(lo as usize);
-            if k == 0 || k + 1 >= self.mag.len() {
-                continue;
-            }
-            let a = self.mag[k];
-            all += a;
-            if a >= self.mag[k - 1] && a >= self.mag[k + 1] {
-                on += a;
-            }
-        }
-        if all > 0.0 {
-            on / all
-        } else {
-            0.0
-        }
-    }
-
     /// f0 of candidate `c` from the peaks of its first four partials in the magnitude
-    /// spectrum (parabolic interpolation of log magnitude), weighted by magnitude.
-    fn refine(&self, c: usize) -> f32 {
+    /// spectrum (parabolic interpolation of log magnitude), weighted by magnitude; and the
+    /// share of that weight on peaks that are local maxima of the spectrum, not flanks.
+    fn refine(&self, c: usize) -> (f32, f32) {
         let h = self.cfg.harmonics;
         let bin_hz = self.sample_rate / self.cfg.fft_len as f32;
-        let (mut sum, mut weight) = (0.0, 0.0);
+        let (mut sum, mut weight, mut on_peaks) = (0.0, 0.0, 0.0);
         for (m, &(lo, hi, _)) in self.ranges[c * h..c * h + 4.min(h)].iter().enumerate() {
             if hi < lo || lo == 0 {
                 continue;
@@ -546,11 +518,14 @@ impl PolyTracker {
             let a = self.mag[k];
             sum += a * f;
             weight += a;
+            if a >= self.mag[k - 1] && a >= self.mag[k + 1] {
+                on_peaks += a;
+            }
         }
         if weight > 0.0 {
-            sum / weight
+            (sum / weight, on_peaks / weight)
         } else {
-            self.grid[c]
+            (self.grid[c], 0.0)
         }
     }
 
