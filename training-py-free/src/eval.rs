@@ -359,26 +359,29 @@ fn fmt(v: &Value) -> String {
     v.as_f64().map_or("—".into(), |x| format!("{x:.3}"))
 }
 
+/// One table row per knob, in the knob table's order, of the figures `pick` finds in
+/// each knob's entry of `r["knobs"]`.
+fn knob_rows(r: &Value, pick: impl Fn(&Value) -> &Value) -> String {
+    let Some(k) = r["knobs"].as_object() else { return String::new() };
+    let order: BTreeMap<usize, (&String, &Value)> = k.iter().map(|(n, v)| (Knob::ALL.iter().position(|x| x.spec().name == n).unwrap_or(99), (n, v))).collect();
+    order
+        .values()
+        .map(|(name, v)| {
+            let v = pick(v);
+            format!("| {name} | {} | {} | {:.1}× | {} | {} | {} |\n", fmt(&v["mae"]), fmt(&v["mean_baseline_mae"]), v["baseline_over_model"].as_f64().unwrap_or(0.0), fmt(&v["one_oscillator_mae"]), fmt(&v["clean_loss_only_mae"]), v["counted"])
+        })
+        .collect()
+}
+
 /// The Markdown report.
 pub fn markdown(r: &Value) -> String {
     let mut s = String::new();
     s += &format!("# GDDSP evaluation — {} split\n\n", r["split"].as_str().unwrap_or(""));
     s += &format!("{} clips, {:.1} min, guitars: {}. Knobs on the normalized scale (0–1 along each knob's skew); a knob of an effect counts where that effect's true mix ≥ {}.\n\n", r["clips"], r["seconds"].as_f64().unwrap_or(0.0) / 60.0, r["guitars"].as_array().map(|g| g.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default(), r["active_mix_threshold"]);
     s += "## Knobs (MAE)\n\n| knob | model | train-mean baseline | baseline / model | one oscillator | clean loss only | clips counted |\n|---|---|---|---|---|---|---|\n";
-    if let Some(k) = r["knobs"].as_object() {
-        let order: BTreeMap<usize, (&String, &Value)> = k.iter().map(|(n, v)| (Knob::ALL.iter().position(|x| x.spec().name == n).unwrap_or(99), (n, v))).collect();
-        for (_, (name, v)) in order {
-            s += &format!("| {name} | {} | {} | {:.1}× | {} | {} | {} |\n", fmt(&v["mae"]), fmt(&v["mean_baseline_mae"]), v["baseline_over_model"].as_f64().unwrap_or(0.0), fmt(&v["one_oscillator_mae"]), fmt(&v["clean_loss_only_mae"]), v["counted"]);
-        }
-    }
+    s += &knob_rows(r, |v| v);
     s += &format!("\n## Knobs on many settings (MAE; each clip's clean mix through {} fresh random knob settings)\n\n| knob | model | train-mean baseline | baseline / model | one oscillator | clean loss only | renders counted |\n|---|---|---|---|---|---|---|\n", r["rerenders_per_clip"]);
-    if let Some(k) = r["knobs"].as_object() {
-        let order: BTreeMap<usize, (&String, &Value)> = k.iter().map(|(n, v)| (Knob::ALL.iter().position(|x| x.spec().name == n).unwrap_or(99), (n, v))).collect();
-        for (_, (name, v)) in order {
-            let v = &v["rerendered"];
-            s += &format!("| {name} | {} | {} | {:.1}× | {} | {} | {} |\n", fmt(&v["mae"]), fmt(&v["mean_baseline_mae"]), v["baseline_over_model"].as_f64().unwrap_or(0.0), fmt(&v["one_oscillator_mae"]), fmt(&v["clean_loss_only_mae"]), v["counted"]);
-        }
-    }
+    s += &knob_rows(r, |v| &v["rerendered"]);
     s += "\n## Multi-scale spectral distance (lower is better)\n\n| | model (6 oscillators, clean + wet loss) | one oscillator | clean loss only |\n|---|---|---|---|\n";
     s += &format!("| clean | {} | {} | {} |\n", fmt(&r["clean_mss"]["model"]), fmt(&r["clean_mss"]["one_oscillator"]), fmt(&r["clean_mss"]["clean_loss_only"]));
     s += &format!("| wet | {} | {} | {} |\n", fmt(&r["wet_mss"]["model"]), fmt(&r["wet_mss"]["one_oscillator"]), fmt(&r["wet_mss"]["clean_loss_only"]));
