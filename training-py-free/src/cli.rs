@@ -138,6 +138,10 @@ enum Command {
         /// encoder's input: MFCC and the echo cepstrum only, as models before them.
         #[arg(long)]
         no_clip_profiles: bool,
+        /// No delay read: the delay time knob comes from the FX decoder alone, as in
+        /// models before it (the read needs the clip profiles).
+        #[arg(long)]
+        no_delay_read: bool,
         /// Colour knob examples with a random EQ before the FX chain (guitar invariance).
         #[arg(long)]
         eq_augment: bool,
@@ -344,7 +348,7 @@ where
                 return Err(anyhow::anyhow!("a block is outside its parity bound").into());
             }
         }
-        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, no_clip_profiles, eq_augment, knob_decay, init_encoder, z_grad, knob_grad, stop_after } => {
+        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, no_clip_profiles, no_delay_read, eq_augment, knob_decay, init_encoder, z_grad, knob_grad, stop_after } => {
             if voices != 1 && voices != 6 {
                 return Err(anyhow::anyhow!("--voices must be 6 or 1").into());
             }
@@ -375,6 +379,7 @@ where
             cfg.knob_grad = knob_grad;
             cfg.model = ModelConfig::with_voices(voices);
             cfg.model.spec.clip_profiles = !no_clip_profiles;
+            cfg.model.delay_read = !no_delay_read && !no_clip_profiles;
             let summary = train(&cfg, &run, resume, stop_after, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
             writeln!(out, "trained {} steps in {:.0} s; best validation score {:.4}; run in {}", summary.steps, summary.seconds, summary.best_valid.unwrap_or(f64::NAN), run.display()).context("writing to stdout")?;
         }

@@ -50,10 +50,15 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 /// A randomly initialised model exported to `dir`.
 fn exported(dir: &PathBuf) -> (DdspModel, ModelConfig) {
     let cfg = ModelConfig::with_voices(6);
-    let model = DdspModel::new(&cfg, &device());
+    let mut norm = unit_stats(&cfg);
+    // ln D* standardised around 141 ms: the delay read inside the knob's range for inputs
+    // in [−1, 1] (read 0.24–0.76), so the exported graph's clamp and gate are exercised.
+    norm.echo_mean[cfg.spec.strongest_echo_index().unwrap()] = 141f32.ln();
+    let mut model = DdspModel::new(&cfg, &device());
+    model.encoder = model.encoder.init_delay_read(&norm);
     let mut train = TrainConfig::new(dir.join("no-data"));
     train.model = cfg.clone();
-    let run = LoadedRun { config: train, norm: unit_stats(&cfg), model, checkpoint: dir.join("random.bpk") };
+    let run = LoadedRun { config: train, norm, model, checkpoint: dir.join("random.bpk") };
     export(&run, dir, None).unwrap();
     (run.model, cfg)
 }

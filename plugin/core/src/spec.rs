@@ -53,6 +53,12 @@ impl ModelSpec {
         self.echo.bins + if self.clip_profiles { profiles::profiles_len(&self.echo) } else { 0 }
     }
 
+    /// Where ln D* (the strongest echo's spacing, ln ms) sits in the encoder's second
+    /// input, for models with the clip profiles.
+    pub fn strongest_echo_index(&self) -> Option<usize> {
+        self.clip_profiles.then(|| self.echo.bins + profiles::reads_offset(&self.echo))
+    }
+
     /// Control frames per second.
     pub fn frame_rate(&self) -> f64 {
         self.sample_rate as f64 / self.hop as f64
@@ -96,5 +102,6 @@ mod tests {
         assert!(!s.clip_profiles);
         assert_eq!(s.profile_len(), 96);
         assert_eq!(ModelSpec::default().profile_len(), 96 + 96 + 7 + 70 + 16 + 2);
+        assert_eq!(s.strongest_echo_index(), None);
     }
 }

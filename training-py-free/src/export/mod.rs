@@ -96,16 +96,58 @@ pub fn encoder_onnx(model: &DdspModel, cfg: &ModelConfig) -> Vec<u8> {
     let y = g.node_n("GRU", &[&x, &w, &r, &b], 2, vec![attr_int("hidden_size", h), attr_int("linear_before_reset", 1)]);
     let pooled = g.node("ReduceMean", &[&y[0]], vec![attr_ints("axes", &[0]), attr_int("keepdims", 0)]); // [1, 1, H]
     let pooled = g.reshape(&pooled, &[1, h]);
-    let echo = dense(&mut g, &echo, &e.echo_in);
-    let echo = dense(&mut g, &echo, &e.echo_out);
-    let both = g.node("Concat", &[&pooled, &echo], vec![attr_int("axis", 1)]);
+    let profiles = dense(&mut g, &echo, &e.echo_in);
+    let profiles = dense(&mut g, &profiles, &e.echo_out);
+    let both = g.node("Concat", &[&pooled, &profiles], vec![attr_int("axis", 1)]);
     let z = linear(&mut g, &both, &e.z, 0.0);
     let k = dense(&mut g, &z, &e.fx_hidden);
     let k = linear(&mut g, &k, &e.fx_out, 0.0);
-    let knobs = g.node("Sigmoid", &[&k], vec![]);
+    let mut knobs = g.node("Sigmoid", &[&k], vec![]);
+    if let Some(read) = &e.delay_read {
+        knobs = delay_read(&mut g, &knobs, &echo, read, cfg.spec.profile_len());
+    }
     g.output(&z, "z", &[Dim::Fixed(1), Dim::Fixed(cfg.z_dim)]);
     g.output(&knobs, "knobs", &[Dim::Fixed(1), Dim::Fixed(gddsp_core::knobs::KNOB_COUNT)]);
     g.into_bytes("gddsp_encoder", "GDDSP z-encoder + FX decoder: standardised MFCC frames and echo + clip profiles -> z, knob positions")
+}
+
+/// The gated delay read ([`crate::model::encoder::DelayRead`]) over the FX decoder's
+/// sigmoid outputs `out` `[1, 10]` (nine knobs, then the gate) and the profiles `echo`
+/// `[1, P]` → knobs `[1, 9]`. Columns are picked and placed with one-hot MatMuls.
+fn delay_read(g: &mut Graph, out: &str, echo: &str, read: &crate::model::encoder::DelayRead, profile_len: usize) -> String {
+    use gddsp_core::knobs::{Knob, KNOB_COUNT};
+    let t = Knob::DelayTimeMs as usize;
+    let column = |g: &mut Graph, what: &str, rows: usize, at: usize, value: f32| {
+        let mut c = vec![0.0; rows];
+        c[at] = value;
+        g.constant(what, &[rows, 1], c)
+    };
+    let keep: Vec<f32> = (0..=KNOB_COUNT).flat_map(|r| (0..KNOB_COUNT).map(move |c| (r == c) as i32 as f32)).collect();
+    let keep = g.constant("keep_knobs", &[KNOB_COUNT + 1, KNOB_COUNT], keep);
+    let knobs = g.node("MatMul", &[out, &keep], vec![]);
+    let pick_gate = column(g, "pick_gate", KNOB_COUNT + 1, KNOB_COUNT, 1.0);
+    let gate = g.node("MatMul", &[out, &pick_gate], vec![]);
+    let pick_own = column(g, "pick_time", KNOB_COUNT + 1, t, 1.0);
+    let own = g.node("MatMul", &[out, &pick_own], vec![]);
+    // a = w·x[index] + b, clamped to [0, 1] as relu(a) − relu(a − 1).
+    let w = param(&read.map.weight).1[0];
+    let b = read.map.bias.as_ref().map(|b| param(b).1[0]).unwrap_or(0.0);
+    let pick_read = column(g, "pick_read", profile_len, read.index, w);
+    let a = g.node("MatMul", &[echo, &pick_read], vec![]);
+    let b = g.constant("read_bias", &[1, 1], vec![b]);
+    let a = g.node("Add", &[&a, &b], vec![]);
+    let one = g.constant("one", &[], vec![1.0]);
+    let a1 = g.node("Sub", &[&a, &one], vec![]);
+    let (lo, hi) = (g.node("Relu", &[&a], vec![]), g.node("Relu", &[&a1], vec![]));
+    let d = g.node("Sub", &[&lo, &hi], vec![]);
+    // knobs + (g·(d − own)) placed at the delay time's column.
+    let diff = g.node("Sub", &[&d, &own], vec![]);
+    let delta = g.node("Mul", &[&gate, &diff], vec![]);
+    let mut row = vec![0.0; KNOB_COUNT];
+    row[t] = 1.0;
+    let place = g.constant("place_time", &[1, KNOB_COUNT], row);
+    let delta = g.node("MatMul", &[&delta, &place], vec![]);
+    g.node("Add", &[&knobs, &delta], vec![])
 }
 
 /// The streaming decoder graph (see the module doc).

@@ -9,14 +9,32 @@
 //! `P` = `spec.profile_len()`: the echo cepstrum (96) and, in models since the clip
 //! profiles ([`gddsp_core::analysis::profiles`]), their 191 values after it.
 //!
+//! **Delay read** (models with `delay_read`): the delay time knob is also read straight
+//! off the clip's strongest echo D* (one of the profiles), and the FX decoder's tenth
+//! output gates between that read and its own estimate:
+//!
+//! ```text
+//! u_time = g·clamp01(a·x_D* + b) + (1 − g)·σ(h_time),   g = σ(h_gate)
+//! ```
+//!
+//! `a·x + b` starts as the exact map from the standardised ln D* to the knob's position
+//! (log skew 20–1000 ms) and stays trainable. Measured before it was built, on 8000
+//! re-rendered training examples and 1500 of the held-out guitar: the read alone is
+//! within 0.02 of the truth on 94.5 % of the test clips with a delay (median error
+//! 0.003, mean 0.033, where an echo other than the delay's is the strongest), the network
+//! without it reached 0.074 and a tree ensemble on all the features 0.039; a tree-gated
+//! mix of the two, 0.025.
+//!
 //! Inputs arrive standardised with the training set's statistics ([`super::Stats`]).
 //! `u` is each knob's position along its skew (the knob table's normalized scale).
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::sigmoid;
+use burn::module::Param;
+use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
-use gddsp_core::knobs::KNOB_COUNT;
+use gddsp_core::inference::Normalization;
+use gddsp_core::knobs::{Knob, KNOBS, KNOB_COUNT};
 
 use super::dense::Dense;
 use super::gru::Gru;
@@ -31,6 +49,33 @@ pub struct Encoder {
     pub z: Linear,
     pub fx_hidden: Dense,
     pub fx_out: Linear,
+    pub delay_read: Option<DelayRead>,
+}
+
+/// The delay time read off the strongest echo (see the module doc).
+#[derive(Module, Debug)]
+pub struct DelayRead {
+    /// Standardised ln D* → the delay time knob's position (1 → 1).
+    pub map: Linear,
+    /// Where ln D* sits in the encoder's second input.
+    pub index: usize,
+}
+
+impl DelayRead {
+    /// The exact map from the standardised ln D* (`mean`, `std` of ln ms) to the knob's
+    /// position: u = ln(D/min) / ln(max/min).
+    pub fn exact_map(mean: f32, std: f32) -> (f32, f32) {
+        let spec = &KNOBS[Knob::DelayTimeMs as usize];
+        let span = (spec.max / spec.min).ln();
+        (std / span, (mean - spec.min.ln()) / span)
+    }
+
+    /// The read, clamped to the knob's range: `echo` `[B, P]` → `[B, 1]`.
+    pub fn forward(&self, echo: Tensor<2>) -> Tensor<2> {
+        let [b, _] = echo.dims();
+        let a = self.map.forward(echo.slice([0..b, self.index..self.index + 1]));
+        relu(a.clone()) - relu(a.sub_scalar(1.0))
+    }
 }
 
 impl Encoder {
@@ -43,8 +88,21 @@ impl Encoder {
             echo_out: Dense::new(h, h, device),
             z: LinearConfig::new(2 * h, cfg.z_dim).init(device),
             fx_hidden: Dense::new(cfg.z_dim, h, device),
-            fx_out: LinearConfig::new(h, KNOB_COUNT).init(device),
+            fx_out: LinearConfig::new(h, KNOB_COUNT + cfg.delay_read as usize).init(device),
+            delay_read: cfg.spec.strongest_echo_index().filter(|_| cfg.delay_read).map(|index| DelayRead { map: LinearConfig::new(1, 1).init(device), index }),
         }
+    }
+
+    /// Sets the delay read to the exact map for the training set's statistics (a new
+    /// model; a loaded one keeps its trained map).
+    pub fn init_delay_read(mut self, norm: &Normalization) -> Self {
+        if let Some(read) = self.delay_read.as_mut() {
+            let device = read.map.weight.device();
+            let (a, b) = DelayRead::exact_map(norm.echo_mean[read.index], norm.echo_std[read.index]);
+            read.map.weight = Param::from_tensor(crate::ddsp::tensor(vec![a], [1, 1], &device));
+            read.map.bias = Some(Param::from_tensor(crate::ddsp::tensor(vec![b], [1], &device)));
+        }
+        self
     }
 
     /// `mfcc` `[B, T, M]`, `echo` `[B, E]` → `z` `[B, Z]` and knob positions `[B, 9]`.
@@ -53,14 +111,77 @@ impl Encoder {
         let h0 = Tensor::zeros([b, self.gru.hidden], &mfcc.device());
         let (z_t, _) = self.gru.forward(self.frame.forward(mfcc), h0);
         let pooled = z_t.mean_dim(1).reshape([b, self.gru.hidden]);
-        let echo = self.echo_out.forward(self.echo_in.forward(echo));
-        let z = self.z.forward(Tensor::cat(vec![pooled, echo], 1));
-        let knobs = self.knobs(z.clone());
+        let z = self.z.forward(Tensor::cat(vec![pooled, self.echo_out.forward(self.echo_in.forward(echo.clone()))], 1));
+        let knobs = self.knobs(z.clone(), echo);
         (z, knobs)
     }
 
-    /// The FX decoder alone: `z` `[B, Z]` → knob positions `[B, 9]`.
-    pub fn knobs(&self, z: Tensor<2>) -> Tensor<2> {
-        sigmoid(self.fx_out.forward(self.fx_hidden.forward(z)))
+    /// The FX decoder: `z` `[B, Z]` (and the standardised profiles `[B, P]` for the delay
+    /// read) → knob positions `[B, 9]`.
+    pub fn knobs(&self, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
+        let out = sigmoid(self.fx_out.forward(self.fx_hidden.forward(z)));
+        let Some(read) = &self.delay_read else { return out };
+        let [b, _] = out.dims();
+        let t = Knob::DelayTimeMs as usize;
+        let gate = out.clone().slice([0..b, KNOB_COUNT..KNOB_COUNT + 1]);
+        let own = out.clone().slice([0..b, t..t + 1]);
+        let time = gate.clone() * read.forward(echo) + (gate.neg().add_scalar(1.0)) * own;
+        Tensor::cat(vec![out.clone().slice([0..b, 0..t]), time, out.slice([0..b, t + 1..KNOB_COUNT])], 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ddsp::{device, tensor, values};
+    use crate::model::ModelConfig;
+
+    /// Statistics under which standardised ln D* is ln(D / 100 ms).
+    fn stats(cfg: &ModelConfig) -> Normalization {
+        let n = cfg.spec.profile_len();
+        let mut echo_mean = vec![0.0; n];
+        echo_mean[cfg.spec.strongest_echo_index().unwrap()] = 100f32.ln();
+        Normalization { mfcc_mean: vec![0.0; cfg.spec.mfcc], mfcc_std: vec![1.0; cfg.spec.mfcc], echo_mean, echo_std: vec![1.0; n], f0_midi_mean: 55.0, f0_midi_std: 10.0, f0_midi_p5: 40.0, f0_midi_p95: 76.0, loudness_db_mean: -60.0, loudness_db_std: 20.0, voiced_loudness_db_p5: -50.0, voiced_loudness_db_p95: -10.0 }
+    }
+
+    /// Forces the gate to `logit` (σ(±30) = 1 or 0 within f32).
+    fn with_gate(mut e: Encoder, logit: f32) -> Encoder {
+        let b = e.fx_out.bias.as_ref().unwrap().val();
+        let mut v = values(b.clone());
+        let mut w = values(e.fx_out.weight.val());
+        let cols = v.len();
+        for row in w.chunks_mut(cols) {
+            row[KNOB_COUNT] = 0.0;
+        }
+        v[KNOB_COUNT] = logit;
+        let device = b.device();
+        let rows = w.len() / cols;
+        e.fx_out.weight = Param::from_tensor(tensor(w, [rows, cols], &device));
+        e.fx_out.bias = Some(Param::from_tensor(tensor(v, [cols], &device)));
+        e
+    }
+
+    #[test]
+    fn an_open_gate_reads_the_delay_time_off_the_strongest_echo() {
+        let cfg = ModelConfig::with_voices(6);
+        let d = device();
+        let norm = stats(&cfg);
+        let index = cfg.spec.strongest_echo_index().unwrap();
+        let spec = &KNOBS[Knob::DelayTimeMs as usize];
+        for (ms, gate) in [(300f32, 30.0), (45.0, 30.0), (3000.0, 30.0), (5.0, 30.0), (300.0, -30.0)] {
+            let enc = with_gate(Encoder::new(&cfg, &d).init_delay_read(&norm), gate);
+            let mut echo = vec![0.0; cfg.spec.profile_len()];
+            echo[index] = (ms / 100.0).ln();
+            let echo = tensor(echo, [1, cfg.spec.profile_len()], &d);
+            let z = tensor(vec![0.3; cfg.z_dim], [1, cfg.z_dim], &d);
+            let knobs = values(enc.knobs(z.clone(), echo.clone()));
+            let own = values(sigmoid(enc.fx_out.forward(enc.fx_hidden.forward(z))));
+            let t = Knob::DelayTimeMs as usize;
+            let want = if gate > 0.0 { spec.normalize(ms.clamp(spec.min, spec.max)) } else { own[t] };
+            assert!((knobs[t] - want).abs() < 1e-4, "{ms} ms, gate {gate}: knob {} vs {want}", knobs[t]);
+            assert_eq!(knobs.len(), KNOB_COUNT);
+            // The other knobs are the FX decoder's own.
+            assert!((0..KNOB_COUNT).filter(|&k| k != t).all(|k| knobs[k] == own[k]));
+        }
     }
 }

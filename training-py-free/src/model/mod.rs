@@ -25,12 +25,16 @@ pub struct ModelConfig {
     pub z_dim: usize,
     pub encoder_hidden: usize,
     pub decoder_hidden: usize,
+    /// The delay time knob is also read off the strongest echo ([`encoder::DelayRead`]).
+    /// Runs written before it load with this off.
+    #[serde(default)]
+    pub delay_read: bool,
 }
 
 impl ModelConfig {
     /// The shipped sizes with `voices` oscillators (6; 1 for the monophonic ablation).
     pub fn with_voices(voices: usize) -> Self {
-        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128 }
+        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128, delay_read: true }
     }
 }
 

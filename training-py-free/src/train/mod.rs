@@ -283,6 +283,7 @@ pub fn train(cfg: &TrainConfig, run: &Path, resume: bool, stop_after: Option<u64
 
     let device = autodiff_device();
     let mut model = DdspModel::new(&cfg.model, &device);
+    model.encoder = model.encoder.init_delay_read(&norm);
     let mut optim = AdamConfig::new().with_grad_clipping(Some(GradientClippingConfig::Norm(1.0))).init();
     let mut state = Progress::default();
     if resume {

@@ -88,6 +88,11 @@ pub fn profiles_len(grid: &EchoGrid) -> usize {
     grid.bins + READS_LEN + DECAY_LEN + CREST_LEN + BRIGHT_LEN
 }
 
+/// Where the reads start in [`clip_profiles`]' output (ln D* first).
+pub fn reads_offset(grid: &EchoGrid) -> usize {
+    grid.bins
+}
+
 /// ln D*, the cepstrum at D*, 2D*, 3D*, the envelope echo at D*, 2D*, 3D*.
 pub fn echo_reads(cepstrum: &[f32], env: &[f32], grid: &EchoGrid) -> [f32; READS_LEN] {
     let Some(best) = (0..grid.bins.min(cepstrum.len())).max_by(|&a, &b| cepstrum[a].total_cmp(&cepstrum[b])) else { return [0.0; READS_LEN] };
@@ -342,6 +347,7 @@ mod tests {
         assert!((reads[5] / reads[4] - 0.5).abs() < 0.15, "env(2D*) / env(D*) = {}", reads[5] / reads[4]);
         let all = clip_profiles(&wet, SR, &cepstrum, &grid);
         assert_eq!(all.len(), profiles_len(&grid));
+        assert_eq!(all[reads_offset(&grid)], reads[0], "ln D* where the encoder's delay read looks");
         assert!(all.iter().all(|x| x.is_finite()));
         assert!(clip_profiles(&[], SR, &[], &grid).iter().all(|x| x.is_finite()));
     }
