@@ -3,7 +3,8 @@
 //! ```text
 //! MFCC frames [T, 30] ─Dense─▶ GRU ─▶ z_t ──mean over t──┐
 //!                                                        ├─Linear─▶ z [Z] ─Dense─Linear─σ─▶ knobs u [9]
-//! echo + clip profiles [P] ─Dense─Dense──────────────────┘
+//! echo + clip profiles [P] ─Dense─Dense──────────────────┘                     (+ gate g: [10])
+//!        └── ln D* ─▶ delay read ──────────────────────────────────────────▶ gated into u_time
 //! ```
 //!
 //! `P` = `spec.profile_len()`: the echo cepstrum (96) and, in models since the clip
@@ -63,11 +64,13 @@ pub struct DelayRead {
 
 impl DelayRead {
     /// The exact map from the standardised ln D* (`mean`, `std` of ln ms) to the knob's
-    /// position: u = ln(D/min) / ln(max/min).
+    /// position: u = ln(D/min) / ln(max/min) = a·x + b.
+    /// Both come from the knob table's own `normalize` (the skew is logarithmic, so the
+    /// position is affine in ln D): b = u(e^mean), a = u(min·e^std).
     pub fn exact_map(mean: f32, std: f32) -> (f32, f32) {
         let spec = &KNOBS[Knob::DelayTimeMs as usize];
-        let span = (spec.max / spec.min).ln();
-        (std / span, (mean - spec.min.ln()) / span)
+        debug_assert_eq!(spec.skew, gddsp_core::knobs::Skew::Log, "the read is affine in ln D only on a log skew");
+        (spec.normalize(spec.min * std.exp()), spec.normalize(mean.exp()))
     }
 
     /// The read, clamped to the knob's range: `echo` `[B, P]` → `[B, 1]`.
