@@ -1,4 +1,4 @@
-//! The egui editor: the reference (browse to a clip or type its path and open it), its
+//! The egui editor: the reference (drop a clip on it, browse to one or type its path), its
 //! waveform and spectrogram, the inferred knobs next to the current ones with *Apply*
 //! (one begin / set / end gesture, so the host records and can undo it) and *Copy as
 //! pedalboard settings*, then the mode, input and tone-clone controls.
@@ -13,7 +13,6 @@ use egui::{Color32, RichText, Sense, Vec2};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::*;
 use nice_plug_egui::widgets::ParamSlider;
-use nice_plug_egui::{create_egui_editor, EguiEditor, EguiNiceSettings, NiceEguiApp, RepaintNotifier};
 use parking_lot::{Condvar, Mutex};
 
 use gddsp_core::inference::Model;
@@ -21,6 +20,7 @@ use gddsp_core::knobs::{Knob, Knobs, KNOBS};
 
 use crate::params::{knobs_to_map, GddspParams, SavedReference, SourceParam};
 use crate::reference::{shared_model, ReferenceView, ReferenceWorker, Status};
+use crate::window::{GddspWindowEditor, Repaint};
 
 const ERROR: Color32 = Color32::from_rgb(235, 110, 100);
 const ACCENT: Color32 = Color32::from_rgb(110, 200, 170);
@@ -130,9 +130,8 @@ pub fn list_folder(dir: &Path) -> std::io::Result<Listing> {
     Ok(Listing { folders, files })
 }
 
-/// A file browser drawn in egui: the plugin opens no native dialog (one would pull GTK or a
-/// desktop portal into a plugin, and egui-baseview 0.9 does not pass the window system's
-/// file drops on to egui, so this is how a clip is picked without typing its path).
+/// A file browser drawn in egui, next to dropping a clip on the editor: the plugin opens no
+/// native dialog (one would pull GTK or a desktop portal into a plugin).
 struct Browser {
     dir: PathBuf,
     listing: Result<Listing, String>,
@@ -189,9 +188,10 @@ impl Browser {
     }
 }
 
-pub fn create(params: Arc<GddspParams>, reference: Arc<ReferenceWorker>, model: Arc<Mutex<Option<Result<Arc<Model>, String>>>>, repaint: RepaintNotifier, windows: Arc<WindowThreads>) -> Option<EguiEditor<GddspEditor>> {
+pub fn create(params: Arc<GddspParams>, reference: Arc<ReferenceWorker>, model: Arc<Mutex<Option<Result<Arc<Model>, String>>>>, repaint: Repaint, windows: Arc<WindowThreads>) -> Option<GddspWindowEditor> {
     let state = params.editor_state.clone();
-    create_egui_editor(state, repaint, EguiNiceSettings::new().with_tile("GDDSP"), GddspEditor { params, reference, model, gui: None, path: String::new(), saved_file: None, message: None, browser: None, windows })
+    let app = GddspEditor { params, reference, model, gui: None, path: String::new(), saved_file: None, message: None, browser: None, windows };
+    Some(GddspWindowEditor { app: Arc::new(Mutex::new(app)), state, repaint })
 }
 
 /// The knobs as a guitarist would set them on real pedals, and as JSON for tools.
@@ -227,23 +227,21 @@ pub fn apply_knobs(setter: &ParamSetter, params: &GddspParams, knobs: &Knobs) {
     }
 }
 
-impl NiceEguiApp for GddspEditor {
-    fn build(&mut self, _egui_ctx: egui::Context, gui: GuiContext, _frame: &mut nice_plug_egui::Frame) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+impl GddspEditor {
+    /// Called on the window's thread as the window opens.
+    pub(crate) fn opened(&mut self, gui: GuiContext) {
         self.gui = Some(gui);
-        // Called on the window's thread as the window opens.
         self.windows.register_this_thread();
-        Ok(())
     }
 
-    fn editor_closed(&mut self) {
+    pub(crate) fn closed(&mut self) {
         self.gui = None;
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut nice_plug_egui::Frame) {
+    pub(crate) fn ui(&mut self, ui: &mut egui::Ui) {
         let Some(gui) = self.gui.clone() else { return };
         let setter = gui.param_setter();
-        // Kept for hosts and windowing layers that pass file drops on to egui (egui-baseview
-        // 0.9 receives baseview's drop events but does not forward them).
+        // A clip dropped on the editor from a file manager (see `crate::window`).
         let dropped: Vec<PathBuf> = ui.ctx().input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
         if let Some(p) = dropped.into_iter().next() {
             self.path = p.display().to_string();
@@ -265,10 +263,9 @@ impl NiceEguiApp for GddspEditor {
             ui.separator();
             self.play_controls(ui, &setter);
         });
+        drop_hint(ui);
     }
-}
 
-impl GddspEditor {
     /// Saves a finished analysis with the session (the audio thread never reads it).
     fn remember(&mut self, view: &ReferenceView) {
         let (Status::Done, Some(z), Some(k)) = (&view.status, &view.z, &view.inferred) else { return };
@@ -310,7 +307,7 @@ impl GddspEditor {
                 let saved = self.params.reference.lock().as_ref().map(|r| r.file.clone());
                 match saved {
                     Some(f) => ui.label(format!("Tone from the saved reference {f}. Open a clip to analyse another.")),
-                    None => ui.label("Open a wet guitar clip (WAV, FLAC, MP3, OGG; any rate): Browse…, or type its path."),
+                    None => ui.label("Drop a wet guitar clip here (WAV, FLAC, MP3, OGG; any rate), Browse… to one, or type its path."),
                 };
             }
             Status::Analysing => {
@@ -416,6 +413,17 @@ impl GddspEditor {
             });
         });
     }
+}
+
+/// While a file is dragged over the editor: a frame round it and what a drop will do.
+fn drop_hint(ui: &mut egui::Ui) {
+    let hovered: Option<PathBuf> = ui.ctx().input(|i| i.raw.hovered_files.first().and_then(|f| f.path.clone()));
+    let Some(path) = hovered else { return };
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let rect = ui.ctx().content_rect().shrink(4.0);
+    let painter = ui.ctx().layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop hint")));
+    painter.rect(rect, 6.0, Color32::from_black_alpha(170), egui::Stroke::new(3.0, ACCENT), egui::StrokeKind::Inside);
+    painter.text(rect.center(), egui::Align2::CENTER_CENTER, format!("Drop to analyse {name}"), egui::FontId::proportional(22.0), Color32::WHITE);
 }
 
 fn draw_waveform(ui: &mut egui::Ui, view: &ReferenceView) {

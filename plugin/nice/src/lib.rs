@@ -10,6 +10,7 @@
 pub mod editor;
 pub mod params;
 pub mod reference;
+pub mod window;
 
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
@@ -17,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nice_plug::prelude::*;
-use nice_plug_egui::{EguiEditor, RepaintNotifier};
 use parking_lot::Mutex;
 
 use gddsp_core::engine::decoder_worker::DecoderWorker;
@@ -28,6 +28,7 @@ use gddsp_core::live::midi::MidiEvent;
 use editor::WindowThreads;
 use params::GddspParams;
 use reference::{ReferenceWorker, TimbreRoute};
+use window::Repaint;
 
 /// MIDI events one block can carry to the engine (more are dropped).
 const MAX_BLOCK_EVENTS: usize = 256;
@@ -40,7 +41,7 @@ pub struct Gddsp {
     model: Arc<Mutex<Option<Result<Arc<Model>, String>>>>,
     timbre: TimbreRoute,
     reference: Arc<ReferenceWorker>,
-    repaint: RepaintNotifier,
+    repaint: Repaint,
     midi: Vec<MidiEvent>,
     aux_ptrs: Vec<*const f32>,
     /// The latency reported at the last activation (CLAP lets latency change only inside
@@ -57,9 +58,9 @@ impl Default for Gddsp {
     fn default() -> Self {
         let model = Arc::new(Mutex::new(None));
         let timbre: TimbreRoute = Arc::new(Mutex::new(None));
-        let repaint = RepaintNotifier::new();
+        let repaint = Repaint::default();
         let r = repaint.clone();
-        let reference = Arc::new(ReferenceWorker::spawn(model.clone(), timbre.clone(), Box::new(move || r.request_repaint())));
+        let reference = Arc::new(ReferenceWorker::spawn(model.clone(), timbre.clone(), Box::new(move || r.request())));
         Gddsp {
             params: Arc::new(GddspParams::default()),
             engine: None,
@@ -120,7 +121,7 @@ impl Plugin for Gddsp {
     const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
     const SAMPLE_ACCURATE_AUTOMATION: bool = false;
 
-    type Editor = EguiEditor<editor::GddspEditor>;
+    type Editor = window::GddspWindowEditor;
     type SysExMessage = ();
     type BackgroundTask = ();
 

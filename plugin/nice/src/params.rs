@@ -13,11 +13,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
-use nice_plug_egui::EguiEditorState;
 use parking_lot::Mutex;
 
 use gddsp_core::engine::{EngineParams, LiveSource, Mode, ToneControls};
 use gddsp_core::knobs::{Knob, KnobSpec, Knobs, Skew, KNOBS, KNOB_COUNT};
+
+use crate::window::WindowState;
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModeParam {
@@ -82,7 +83,7 @@ pub struct GddspParams {
     pub harmonics_gain_db: FloatParam,
     pub noise_gain_db: FloatParam,
     pub auto_adjust: BoolParam,
-    pub editor_state: Arc<EguiEditorState>,
+    pub editor_state: Arc<WindowState>,
     /// The last analysed reference (written by the GUI side, never the audio thread).
     pub reference: Mutex<Option<SavedReference>>,
     /// The host activated the port layout with the hex pickup's aux input (not a
@@ -155,7 +156,7 @@ impl Default for GddspParams {
             harmonics_gain_db: db("Harmonics gain", 0.0, -24.0, 12.0),
             noise_gain_db: db("Noise gain", 0.0, -48.0, 12.0),
             auto_adjust: BoolParam::new("Auto adjust", true),
-            editor_state: EguiEditorState::from_size(nice_plug::editor::dpi::LogicalSize::new(860.0, 640.0), 1.0),
+            editor_state: Arc::new(WindowState::default()),
             reference: Mutex::new(None),
             hex_port: AtomicBool::new(false),
         }
