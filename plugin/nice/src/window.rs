@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use copypasta::ClipboardProvider;
 use egui_glow::glow::{self, HasContext};
-use keyboard_types::{Key, KeyState, NamedKey};
+use keyboard_types::{Key, KeyState};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::editor::dpi::{LogicalSize, NativeSize, Size};
 use nice_plug::editor::{Editor, EditorHandle, HostMethods, ParentWindowHandle, SpawnedEditor};
@@ -327,12 +327,7 @@ impl EditorWindow {
         self.set_modifiers(&event.modifiers, input);
         let pressed = event.state == KeyState::Down;
         let modifiers = self.modifiers.get();
-        let key = match &event.key {
-            Key::Character(c) => egui::Key::from_name(c.as_str()),
-            Key::Named(NamedKey::Enter) => Some(egui::Key::Enter),
-            Key::Named(named) => egui::Key::from_name(&named.to_string()),
-        };
-        if let Some(key) = key {
+        if let Some(key) = egui_key(&event.key) {
             input.events.push(egui::Event::Key { key, physical_key: None, pressed, repeat: event.repeat, modifiers });
         }
         if pressed {
@@ -383,6 +378,14 @@ impl EditorWindow {
             context.make_not_current()?;
         }
         Ok(())
+    }
+}
+
+/// A key as egui names it: both name keys alike ("Enter", "ArrowLeft", "a", " ").
+fn egui_key(key: &Key) -> Option<egui::Key> {
+    match key {
+        Key::Character(c) => egui::Key::from_name(c),
+        Key::Named(named) => egui::Key::from_name(&named.to_string()),
     }
 }
 
@@ -512,5 +515,23 @@ impl Drop for EditorWindow {
                 let _ = unsafe { context.make_not_current() };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyboard_types::NamedKey;
+
+    #[test]
+    fn keys_reach_egui_under_their_own_names() {
+        let named = [(NamedKey::Enter, egui::Key::Enter), (NamedKey::Backspace, egui::Key::Backspace), (NamedKey::ArrowLeft, egui::Key::ArrowLeft), (NamedKey::Delete, egui::Key::Delete), (NamedKey::Tab, egui::Key::Tab), (NamedKey::Escape, egui::Key::Escape), (NamedKey::Home, egui::Key::Home)];
+        for (key, expected) in named {
+            assert_eq!(egui_key(&Key::Named(key)), Some(expected), "{key}");
+        }
+        for (c, expected) in [("a", egui::Key::A), ("V", egui::Key::V), (" ", egui::Key::Space), ("/", egui::Key::Slash), ("7", egui::Key::Num7)] {
+            assert_eq!(egui_key(&Key::Character(c.into())), Some(expected), "{c:?}");
+        }
+        assert_eq!(egui_key(&Key::Named(NamedKey::Hyper)), None, "a key egui does not have");
     }
 }
