@@ -49,6 +49,13 @@ enum Command {
         /// Use the dependency-free plucked-string model even if a SoundFont is present.
         #[arg(long, conflicts_with = "soundfont")]
         pluck: bool,
+        /// Another SoundFont whose clean guitars (GM 24–27) join the training guitars; the
+        /// held-out test guitar stays the main font's. Repeatable.
+        #[arg(long, value_name = "PATH", conflicts_with = "pluck")]
+        extra_soundfont: Vec<PathBuf>,
+        /// The plucked-string guitars join the SoundFont's training guitars.
+        #[arg(long, conflicts_with = "pluck")]
+        pluck_too: bool,
         /// Sample rate of the corpus, Hz.
         #[arg(long, value_name = "HZ", default_value_t = 16_000)]
         rate: u32,
@@ -274,10 +281,12 @@ where
 {
     let cli = Cli::try_parse_from(args).map_err(CliError::Usage)?;
     match cli.command {
-        Command::Data { out: dir, hours, seed, soundfont, pluck, rate, clip_seconds, threads } => {
+        Command::Data { out: dir, hours, seed, soundfont, pluck, extra_soundfont, pluck_too, rate, clip_seconds, threads } => {
             let mut cfg = CorpusConfig::new(dir, hours, seed);
             cfg.soundfont = soundfont;
             cfg.pluck = pluck;
+            cfg.extra_soundfonts = extra_soundfont;
+            cfg.pluck_too = pluck_too;
             cfg.sample_rate = rate;
             cfg.clip_seconds = clip_seconds;
             cfg.threads = threads.unwrap_or(cfg.threads);

@@ -33,7 +33,7 @@ use gddsp_core::live::STRINGS;
 use gddsp_core::ModelSpec;
 
 use crate::data::corpus::{choose_synth, CorpusConfig};
-use crate::data::guitars::{catalogue, render_strings, Voice};
+use crate::data::guitars::{catalogue, render_strings, ExtraGuitars, Voice};
 use crate::data::material::perform;
 use crate::data::notes::{NoteTruth, Tuning};
 use crate::data::DataError;
@@ -93,8 +93,8 @@ pub fn render_clips(
     corpus.soundfont = cfg.soundfont.clone();
     corpus.pluck = cfg.pluck;
     let (font, _) = choose_synth(&corpus)?;
-    let (_, guitar) = catalogue(font.as_ref())?;
-    let mut voice = Voice::new(&guitar, font.as_ref(), spec.sample_rate, cfg.seed)?;
+    let (_, guitar) = catalogue(font.as_ref(), &ExtraGuitars::default())?;
+    let mut voice = Voice::new(&guitar, spec.sample_rate, cfg.seed)?;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ 0x5049_5443_48);
     let samples = (cfg.seconds * spec.sample_rate as f64) as usize;
     let clips = (0..cfg.clips)

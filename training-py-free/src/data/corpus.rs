@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::DataError;
 use super::features;
-use super::guitars::{catalogue, render_strings, Guitar, Voice};
+use super::guitars::{catalogue, render_strings, ExtraGuitars, Guitar, Voice};
 use super::material::perform;
 use super::notes::{NoteTruth, Tuning};
 use super::pairs::PairPaths;
@@ -47,6 +47,10 @@ pub struct CorpusConfig {
     pub soundfont: Option<PathBuf>,
     /// Render with the plucked-string model even if a SoundFont is there.
     pub pluck: bool,
+    /// More SoundFonts whose clean guitars join the training guitars (never the test).
+    pub extra_soundfonts: Vec<PathBuf>,
+    /// The plucked-string guitars join the SoundFont's training guitars.
+    pub pluck_too: bool,
     pub sample_rate: u32,
     pub clip_seconds: f64,
     pub group_size: usize,
@@ -62,6 +66,8 @@ impl CorpusConfig {
             seed,
             soundfont: None,
             pluck: false,
+            extra_soundfonts: Vec::new(),
+            pluck_too: false,
             sample_rate: ModelSpec::default().sample_rate,
             clip_seconds: 8.0,
             group_size: 4,
@@ -120,6 +126,9 @@ pub struct Manifest {
     /// "soundfont" or "pluck".
     pub synth: String,
     pub soundfont: Option<String>,
+    /// SoundFonts that only added training guitars (`--extra-soundfont`).
+    #[serde(default)]
+    pub extra_soundfonts: Vec<String>,
     pub sample_rate: u32,
     pub clip_seconds: f64,
     pub hours_requested: f64,
@@ -189,11 +198,11 @@ fn plan_group(seed: u64, group: usize, train: &[Guitar], held_out: &Guitar) -> G
 }
 
 /// Renders one clip and writes its files; returns its manifest record.
-fn make_clip(cfg: &CorpusConfig, font: Option<&Font>, group: usize, clip: usize, plan: &GroupPlan) -> Result<ClipRecord, DataError> {
+fn make_clip(cfg: &CorpusConfig, group: usize, clip: usize, plan: &GroupPlan) -> Result<ClipRecord, DataError> {
     let mut rng = rng_for(cfg.seed, group, clip as u64);
     let truth: NoteTruth = perform(&mut rng, plan.tuning, cfg.clip_seconds, TAIL_S);
     let samples = (cfg.clip_seconds * cfg.sample_rate as f64).round() as usize;
-    let mut voice = Voice::new(&plan.guitar, font, cfg.sample_rate, rng.random())?;
+    let mut voice = Voice::new(&plan.guitar, cfg.sample_rate, rng.random())?;
     let mut strings = render_strings(&mut voice, &truth, cfg.sample_rate, samples);
     let mut clean = Audio::new(cfg.sample_rate, std::mem::take(&mut strings));
     let peak = clean.mix_down().iter().fold(0f32, |m, x| m.max(x.abs()));
@@ -264,7 +273,11 @@ pub fn generate(cfg: &CorpusConfig, log: &mut dyn FnMut(&str)) -> Result<Manifes
     }
     let (font, which) = choose_synth(cfg)?;
     log(&which);
-    let (train, held_out) = catalogue(font.as_ref())?;
+    let extra = ExtraGuitars { fonts: cfg.extra_soundfonts.iter().map(|p| Font::load(p)).collect::<Result<_, _>>()?, pluck: cfg.pluck_too };
+    let (train, held_out) = catalogue(font.as_ref(), &extra)?;
+    if !extra.fonts.is_empty() || extra.pluck {
+        log(&format!("{} training guitars: {}", train.len(), train.iter().map(|g| g.id.as_str()).collect::<Vec<_>>().join(", ")));
+    }
 
     let n_clips = (cfg.hours * 3600.0 / cfg.clip_seconds).ceil() as usize;
     let jobs: Vec<(usize, usize)> = (0..n_clips).map(|i| (i / cfg.group_size, i % cfg.group_size)).collect();
@@ -278,7 +291,7 @@ pub fn generate(cfg: &CorpusConfig, log: &mut dyn FnMut(&str)) -> Result<Manifes
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(g, k)) = jobs.get(i) else { break };
-                let r = make_clip(cfg, font.as_ref(), g, k, &plans[g]);
+                let r = make_clip(cfg, g, k, &plans[g]);
                 let failed = r.is_err();
                 results.lock().expect("no worker panics")[i] = Some(r);
                 bar.inc(1);
@@ -317,6 +330,7 @@ pub fn generate(cfg: &CorpusConfig, log: &mut dyn FnMut(&str)) -> Result<Manifes
         seed: cfg.seed,
         synth: if font.is_some() { "soundfont" } else { "pluck" }.into(),
         soundfont: font.as_ref().map(|f| f.path.display().to_string()),
+        extra_soundfonts: extra.fonts.iter().map(|f| f.path.display().to_string()).collect(),
         sample_rate: cfg.sample_rate,
         clip_seconds: cfg.clip_seconds,
         hours_requested: cfg.hours,

@@ -14,10 +14,10 @@ use super::pluck::{Pluck, PluckParams};
 use super::soundfont::{Font, SoundFontVoice};
 
 /// Where a guitar's sound comes from.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Source {
     /// A SoundFont preset (bank, program).
-    SoundFont { bank: u8, program: u8 },
+    SoundFont { font: Font, bank: u8, program: u8 },
     /// The plucked-string model.
     Pluck(PluckParams),
 }
@@ -58,25 +58,52 @@ pub const PLUCK_GUITARS: [(&str, PluckParams); 6] = [
     ("jazz", PluckParams { decay_s: 3.5, darkness: 0.22, pick: 0.2, brightness: 0.45, pickup: Some(0.35) }),
 ];
 
+/// Clean guitars taken from an extra SoundFont (training only): GM 24–27, bank 0. GM 28
+/// (muted) is left out for the reason given at [`GM_GUITARS`].
+pub const EXTRA_GM_GUITARS: [u8; 4] = [24, 25, 26, 27];
+
+/// More guitars for training only, beside the main synth's: the clean GM guitars of extra
+/// SoundFonts, and the plucked-string guitars.
+#[derive(Debug, Clone, Default)]
+pub struct ExtraGuitars {
+    pub fonts: Vec<Font>,
+    pub pluck: bool,
+}
+
+fn sf2_guitar(font: &Font, id: String, bank: u8, program: u8, fallback: &str) -> Guitar {
+    Guitar { id, name: font.preset_name(bank, program).unwrap_or_else(|| fallback.to_string()), source: Source::SoundFont { font: font.clone(), bank, program } }
+}
+
+fn pluck_guitars() -> Vec<Guitar> {
+    PLUCK_GUITARS.iter().map(|&(name, p)| Guitar { id: format!("pluck:{name}"), name: format!("plucked string ({name})"), source: Source::Pluck(p) }).collect()
+}
+
 /// The guitars available for a corpus: `(training guitars, the held-out test guitar)`.
-pub fn catalogue(font: Option<&Font>) -> Result<(Vec<Guitar>, Guitar), DataError> {
+/// The held-out guitar is the main synth's last (FluidR3's Jazz Guitar, or the plucked
+/// "jazz"); `extra` only adds training guitars, so the test split is the same with or
+/// without it. Ids: `sf2:BANK:PROGRAM` (main font), `sf2:FONT:BANK:PROGRAM` (extra font,
+/// by its file stem), `pluck:NAME`.
+pub fn catalogue(font: Option<&Font>, extra: &ExtraGuitars) -> Result<(Vec<Guitar>, Guitar), DataError> {
     let mut all: Vec<Guitar> = match font {
-        Some(font) => GM_GUITARS
-            .iter()
-            .filter(|(b, p, _)| font.has_preset(*b, *p))
-            .map(|&(bank, program, name)| Guitar {
-                id: format!("sf2:{bank}:{program}"),
-                name: font.preset_name(bank, program).unwrap_or_else(|| name.to_string()),
-                source: Source::SoundFont { bank, program },
-            })
-            .collect(),
-        None => PLUCK_GUITARS.iter().map(|&(name, p)| Guitar { id: format!("pluck:{name}"), name: format!("plucked string ({name})"), source: Source::Pluck(p) }).collect(),
+        Some(font) => GM_GUITARS.iter().filter(|(b, p, _)| font.has_preset(*b, *p)).map(|&(bank, program, name)| sf2_guitar(font, format!("sf2:{bank}:{program}"), bank, program, name)).collect(),
+        None => pluck_guitars(),
     };
     if all.len() < 2 {
         let path = font.map(|f| f.path.clone()).unwrap_or_default();
         return Err(DataError::SoundFont { path, detail: format!("has {} of the General MIDI guitar presets 24–27 (banks 0 and 8); at least 2 are needed (one is held out for testing)", all.len()) });
     }
     let held_out = all.pop().expect("at least two guitars");
+    for f in &extra.fonts {
+        let stem = f.path.file_stem().map_or_else(|| "extra".into(), |s| s.to_string_lossy().into_owned());
+        let found: Vec<Guitar> = EXTRA_GM_GUITARS.iter().filter(|&&p| f.has_preset(0, p)).map(|&p| sf2_guitar(f, format!("sf2:{stem}:0:{p}"), 0, p, "guitar")).collect();
+        if found.is_empty() {
+            return Err(DataError::SoundFont { path: f.path.clone(), detail: "has none of the General MIDI guitar presets 24–27 (bank 0)".into() });
+        }
+        all.extend(found);
+    }
+    if extra.pluck && font.is_some() {
+        all.extend(pluck_guitars());
+    }
     Ok((all, held_out))
 }
 
@@ -87,11 +114,10 @@ pub enum Voice {
 }
 
 impl Voice {
-    pub fn new(guitar: &Guitar, font: Option<&Font>, sample_rate: u32, seed: u64) -> Result<Voice, DataError> {
-        match (guitar.source, font) {
-            (Source::SoundFont { bank, program }, Some(font)) => Ok(Voice::SoundFont(Box::new(SoundFontVoice::new(font, bank, program, sample_rate)?))),
-            (Source::SoundFont { .. }, None) => Err(DataError::SoundFont { path: Default::default(), detail: format!("guitar {} needs a SoundFont", guitar.id) }),
-            (Source::Pluck(p), _) => Ok(Voice::Pluck(Pluck::new(p, sample_rate, seed))),
+    pub fn new(guitar: &Guitar, sample_rate: u32, seed: u64) -> Result<Voice, DataError> {
+        match &guitar.source {
+            Source::SoundFont { font, bank, program } => Ok(Voice::SoundFont(Box::new(SoundFontVoice::new(font, *bank, *program, sample_rate)?))),
+            Source::Pluck(p) => Ok(Voice::Pluck(Pluck::new(*p, sample_rate, seed))),
         }
     }
 

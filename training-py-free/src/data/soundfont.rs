@@ -28,6 +28,19 @@ pub struct Font {
     font: Arc<SoundFont>,
 }
 
+impl std::fmt::Debug for Font {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Font({})", self.path.display())
+    }
+}
+
+/// Two fonts are the same if they came from the same file.
+impl PartialEq for Font {
+    fn eq(&self, other: &Font) -> bool {
+        self.path == other.path
+    }
+}
+
 impl Font {
     pub fn load(path: &Path) -> Result<Font, DataError> {
         let file = File::open(path).map_err(|e| DataError::SoundFont { path: path.into(), detail: e.to_string() })?;
