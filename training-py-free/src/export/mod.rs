@@ -232,7 +232,7 @@ pub fn model_info(run: &LoadedRun, eval: Option<serde_json::Value>) -> gddsp_cor
         "config": c,
         "checkpoint": run.checkpoint.file_name().map(|n| n.to_string_lossy().to_string()),
         "corpus": manifest.map(|m| serde_json::json!({
-            "seed": m.seed, "synth": m.synth, "soundfont": m.soundfont, "hours": m.seconds / 3600.0,
+            "seed": m.seed, "synth": m.synth, "soundfont": m.soundfont, "extra_soundfonts": m.extra_soundfonts, "hours": m.seconds / 3600.0,
             "guitars": m.guitars, "splits": m.splits,
         })),
     });
