@@ -18,7 +18,7 @@ use crate::data::LoadOptions;
 use crate::ddsp::parity::{self, SAMPLE_BOUND, SPECTRAL_BOUND};
 use crate::ddsp::{bench, recovery};
 use crate::eval::{evaluate, EvalOptions};
-use crate::export::{export, load_run};
+use crate::export::{export, load_run, write_default_z};
 use crate::model::ModelConfig;
 use crate::plot::{self, Panel};
 use crate::train::{train, TrainConfig};
@@ -174,6 +174,17 @@ enum Command {
         run: PathBuf,
         #[arg(long, default_value = "models")]
         out: PathBuf,
+    },
+    /// Sets an exported model's default timbre (model.json's `default_z`, what the plugin
+    /// plays before a reference is loaded) to the mean z of a corpus's training clips.
+    /// `export` does this itself when the run's corpus is at hand.
+    DefaultZ {
+        /// Folder with encoder.onnx, decoder.onnx and model.json.
+        #[arg(long, default_value = "models")]
+        model: PathBuf,
+        /// The corpus (its `train` split is read).
+        #[arg(long)]
+        data: PathBuf,
     },
     /// Evaluates an exported model on a split: knob MAE, spectral distances, tone clone, baselines.
     Eval {
@@ -396,6 +407,14 @@ where
             let loaded = load_run(&run, &crate::ddsp::device()).map_err(|e| anyhow::anyhow!(e))?;
             export(&loaded, &dir, None).map_err(|e| anyhow::anyhow!(e))?;
             writeln!(out, "exported {} to {} (encoder.onnx, decoder.onnx, model.json)", loaded.checkpoint.display(), dir.display()).context("writing to stdout")?;
+            match write_default_z(&dir, &loaded.config.data) {
+                Ok(n) => writeln!(out, "default timbre: the mean z of {n} training clips").context("writing to stdout")?,
+                Err(e) => eprintln!("warning: no default timbre in model.json ({e}); run `gddsp-train default-z --model {} --data CORPUS`", dir.display()),
+            }
+        }
+        Command::DefaultZ { model, data } => {
+            let n = write_default_z(&model, &data).map_err(|e| anyhow::anyhow!(e))?;
+            writeln!(out, "{}: default timbre set to the mean z of {n} training clips", model.join(gddsp_core::inference::MODEL_JSON).display()).context("writing to stdout")?;
         }
         Command::Eval { model, data, split, mono, clean_only, out: report, limit } => {
             let opts = EvalOptions { out: report.unwrap_or_else(|| model.clone()), model, data, split, mono, clean_only, limit };

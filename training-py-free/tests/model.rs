@@ -131,6 +131,13 @@ fn missing_or_corrupt_model_files_are_named() {
     let e = err(&dir);
     assert!(e.contains(MODEL_JSON) && e.contains("knob table"), "{e}");
 
+    exported(&dir);
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(MODEL_JSON)).unwrap()).unwrap();
+    json["default_z"] = serde_json::json!([0.5, 1.0]);
+    std::fs::write(dir.join(MODEL_JSON), json.to_string()).unwrap();
+    let e = err(&dir);
+    assert!(e.contains(MODEL_JSON) && e.contains("default_z holds 2 values"), "{e}");
+
     std::fs::write(dir.join(MODEL_JSON), "{ truncated").unwrap();
     let e = err(&dir);
     assert!(e.contains(MODEL_JSON) && e.contains("corrupt"), "{e}");
@@ -180,7 +187,25 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     assert_eq!(m[2]["step"], 6);
 
     let models = tmp("exported");
-    run(&["export", r, "--out", models.to_str().unwrap()]);
+    let said = run(&["export", r, "--out", models.to_str().unwrap()]);
+    // The default timbre is the mean z the exported encoder hears in the training clips.
+    let n_train = std::fs::read_dir(data.join("train")).unwrap().filter(|e| e.as_ref().unwrap().path().to_string_lossy().ends_with("_wet.wav")).count();
+    assert!(said.contains(&format!("mean z of {n_train} training clips")), "{said}");
+    let model = Model::load(&models).unwrap();
+    let mut mean = vec![0f64; model.info.z_dim];
+    for e in std::fs::read_dir(data.join("train")).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().ends_with("_wet.wav") {
+            let z = model.analyze(&gddsp_core::audio_io::load(&p).unwrap()).unwrap().z;
+            mean.iter_mut().zip(&z).for_each(|(m, v)| *m += *v as f64 / n_train as f64);
+        }
+    }
+    assert_eq!(model.info.default_z.len(), model.info.z_dim);
+    let off = model.info.default_z.iter().zip(&mean).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+    assert!(off < 1e-5, "default_z is {off} off the training clips' mean z");
+    let said = run(&["default-z", "--model", models.to_str().unwrap(), "--data", d]);
+    assert!(said.contains(MODEL_JSON), "{said}");
+    assert_eq!(Model::load(&models).unwrap().info.default_z, model.info.default_z, "default-z rewrites the same mean");
     let wet = std::fs::read_dir(data.join("test")).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().ends_with("_wet.wav")).unwrap();
     let mut out = Vec::new();
     gddsp_cli::run(["gddsp", "analyze", wet.to_str().unwrap(), "--json", "--model", models.to_str().unwrap()], &mut out).unwrap();

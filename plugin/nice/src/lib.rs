@@ -143,7 +143,7 @@ impl Plugin for Gddsp {
         *self.timbre.lock() = None;
         match reference::shared_model(&self.model) {
             Ok(model) => {
-                let z = self.params.reference.lock().as_ref().map(|r| r.z.clone()).filter(|z| z.len() == model.info.z_dim).unwrap_or_else(|| vec![0.0; model.info.z_dim]);
+                let z = self.params.reference.lock().as_ref().map(|r| r.z.clone()).filter(|z| z.len() == model.info.z_dim).unwrap_or_else(|| model.info.start_z());
                 match engine.attach_model(&model, z) {
                     Ok(worker) => {
                         *self.timbre.lock() = Some(worker.z_sender());

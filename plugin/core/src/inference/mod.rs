@@ -68,6 +68,10 @@ pub struct ModelInfo {
     /// Its evaluation figures, when `gddsp-train eval` has run.
     #[serde(default)]
     pub eval: Option<serde_json::Value>,
+    /// The timbre to play before any reference is heard: the mean z of the training clips
+    /// (`gddsp-train export` and `gddsp-train default-z` write it). Empty in older files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_z: Vec<f32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +138,20 @@ impl ModelInfo {
         if bad_stats || info.spec.noise_bands != info.spec.hop + 1 || info.spec.voices == 0 {
             return Err(ModelError::Corrupt { path: path.into(), detail: "its spec and normalisation statistics do not fit together".into() });
         }
+        if !info.default_z.is_empty() && (info.default_z.len() != info.z_dim || !info.default_z.iter().all(|v| v.is_finite())) {
+            return Err(ModelError::Corrupt { path: path.into(), detail: format!("default_z holds {} values (finite ones expected, z_dim = {})", info.default_z.len(), info.z_dim) });
+        }
         Ok(info)
+    }
+
+    /// The z a decoder starts from when no reference has been heard: [`ModelInfo::default_z`],
+    /// or zeros for a model file that has none.
+    pub fn start_z(&self) -> Vec<f32> {
+        if self.default_z.len() == self.z_dim {
+            self.default_z.clone()
+        } else {
+            vec![0.0; self.z_dim]
+        }
     }
 }
 
