@@ -186,6 +186,42 @@ fn tone_clone_follows_a_hex_pickup_and_a_mono_guitar_and_pitch_shift() {
 }
 
 #[test]
+fn auto_adjust_keeps_tone_clone_near_the_players_level() {
+    // A mono G3 with partials, decaying 13 dB/s from about −11 dB RMS. Auto adjust (on by
+    // default) maps it onto the training set's voiced centre (about −58 dB for the shipped
+    // model) for the decoder and gives the level back: before the give-back the clone
+    // came out 60 dB under the same note with auto adjust off.
+    let block = 256;
+    let model = shipped_model();
+    assert_eq!(model.info.default_z.len(), model.info.z_dim, "the shipped model.json has a default timbre");
+    let mut engine = Engine::new(RATE, block, 2, &dry_knobs());
+    // The plugin's timbre before a reference is loaded.
+    let _worker = engine.attach_model(&model, model.info.start_z()).expect("decoder thread");
+    let len = 72_000;
+    let note: Vec<f32> = (0..len)
+        .map(|i| {
+            let t = i as f32 / RATE;
+            let x: f32 = (1..8).map(|k| 0.3 / k as f32 * (std::f32::consts::TAU * 196.0 * k as f32 * t).sin()).sum();
+            x * (-1.5 * t).exp()
+        })
+        .collect();
+    let input = vec![note.clone(), note];
+    let mut level = [0f32; 2];
+    for (i, auto_adjust) in [false, true].into_iter().enumerate() {
+        engine.reset();
+        let mut params = tone_params(LiveSource::Mono);
+        params.tone.auto_adjust = auto_adjust;
+        let out = run(&mut engine, &params, &input, None, block, &[]);
+        assert!(out[0].iter().all(|v| v.is_finite()));
+        level[i] = rms(&out[0][24_000..]);
+    }
+    let db = 20.0 * (level[1] / level[0]).log10();
+    eprintln!("tone clone RMS: auto adjust off {:.4}, on {:.4} ({db:+.1} dB)", level[0], level[1]);
+    assert!(level[1] > 1e-3, "auto adjust silenced the clone (rms {})", level[1]);
+    assert!(db.abs() < 18.0, "auto adjust moved the clone's level by {db:.1} dB");
+}
+
+#[test]
 fn dry_path_is_delayed_by_the_reported_latency_in_tone_clone() {
     // 37: blocks that do not divide the delay, so runs wrap around the delay's ring.
     for block in [128, 37] {

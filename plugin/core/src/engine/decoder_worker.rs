@@ -10,7 +10,9 @@
 //! ≈ 7 % of a core in wake-ups alone.
 //!
 //! On the rings a frame is a fixed run of `f32`s: controls are `f0 [V] ++ decoder
-//! inputs [V × 3]`, synth frames `f0 [V] ++ amplitude [V] ++ harmonics [V × H] ++
+//! inputs [V × 3] ++ output gains [V + 1]` (per voice, then the noise: what the tone
+//! controls' auto adjust gives back, [`crate::engine::tone::ToneShaper::output_gains`]),
+//! synth frames `f0 [V] ++ amplitude [V] ++ harmonics [V × H] ++
 //! noise [N]`. The timbre `z` reaches the worker by a channel from whoever analysed the
 //! reference (never the audio thread); a new `z` restarts the decoder's GRU state.
 
@@ -44,7 +46,7 @@ impl Layout {
         Layout { voices: spec.voices, harmonics: spec.harmonics, noise: spec.noise_bands }
     }
     fn controls(&self) -> usize {
-        self.voices * 4
+        self.voices * 5 + 1
     }
     fn synth(&self) -> usize {
         self.voices * (2 + self.harmonics) + self.noise
@@ -68,16 +70,16 @@ struct Shared {
 }
 
 impl DecoderLink {
-    /// Queues one frame's controls (`f0 [V]`, decoder inputs `[V × 3]`). Returns false,
-    /// dropping the frame, when the worker is too far behind.
-    pub fn send(&mut self, f0: &[f32], controls: &[f32]) -> bool {
+    /// Queues one frame's controls (`f0 [V]`, decoder inputs `[V × 3]`, output gains
+    /// `[V + 1]`). Returns false, dropping the frame, when the worker is too far behind.
+    pub fn send(&mut self, f0: &[f32], controls: &[f32], gains: &[f32]) -> bool {
         let n = self.layout.controls();
         let Ok(mut chunk) = self.to_worker.write_chunk(n) else {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         };
         let (a, b) = chunk.as_mut_slices();
-        let src = f0.iter().chain(controls.iter());
+        let src = f0.iter().chain(controls.iter()).chain(gains.iter());
         for (dst, v) in a.iter_mut().chain(b.iter_mut()).zip(src) {
             *dst = *v;
         }
@@ -198,12 +200,15 @@ fn run(mut stream: DecoderStream, mut frame: SynthFrame, mut z: Vec<f32>, z_rx: 
         }
         chunk.commit_all();
         frame.f0_hz.copy_from_slice(&controls[..v]);
-        if stream.step_into(&controls[v..], &z, &mut frame).is_err() {
+        if stream.step_into(&controls[v..4 * v], &z, &mut frame).is_err() {
             // A failed run is a silent frame: the audio goes on.
             frame.amplitude.fill(0.0);
             frame.harmonics.fill(0.0);
             frame.noise.fill(0.0);
         }
+        let gains = &controls[4 * v..];
+        frame.amplitude.iter_mut().zip(gains).for_each(|(a, g)| *a *= g);
+        frame.noise.iter_mut().for_each(|m| *m *= gains[v]);
         let Ok(mut out) = output.write_chunk(layout.synth()) else {
             shared.dropped.fetch_add(1, Ordering::Relaxed);
             continue;

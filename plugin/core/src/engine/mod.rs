@@ -343,7 +343,7 @@ impl ToneEngine {
         let sent_before = *frames_sent;
         let mut send = |frame: &StringFrame| {
             shaper.shape(frame, &params.tone, f0, controls);
-            if link.send(&f0[..], &controls[..]) {
+            if link.send(&f0[..], &controls[..], shaper.output_gains()) {
                 *frames_sent += 1;
             }
         };

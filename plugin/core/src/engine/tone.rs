@@ -11,7 +11,13 @@
 //!
 //! An unvoiced frame holds the string's last voiced f0 (as in training,
 //! [`crate::inference::controls`]). Harmonics and noise gains scale the decoder's output
-//! ([`ToneControls::apply_gains`]).
+//! ([`ToneControls::apply_gains`]). Auto adjust moves the level the decoder hears, not the
+//! level the player hears: each string's decoded amplitude is scaled back by what the
+//! mapping took off that frame ([`ToneShaper::output_gains`]; the noise by the mean
+//! shift), so the decoder plays its training range's timbre at the player's level. The
+//! model renders at the loudness it is fed, and a training set's voiced centre can sit
+//! 40 dB under a guitar played into the plugin: without this, switching auto adjust on
+//! made a plucked G3 60 dB quieter.
 
 use crate::analysis::loudness::FLOOR_DB;
 use crate::analysis::pitch::open_string_hz;
@@ -63,6 +69,12 @@ const WARM_UP_FRAMES: f32 = 50.0;
 const STATS_FRAMES: f32 = 2_000.0;
 /// Spread of a normal distribution between its 5th and 95th percentiles, in σ.
 const P5_P95_SIGMAS: f32 = 3.29;
+/// The most auto adjust widens or narrows the player's dynamics. A few notes understate a
+/// player's spread (one plucked note decaying 20 dB read σ ≈ 6 dB, a training set's
+/// voiced range σ ≈ 20 dB: unbounded, its tail was pushed 3.5× faster into silence).
+const MAX_SPREAD_RATIO: f32 = 1.5;
+/// The most [`ToneShaper::output_gains`] give back, either way (a guard, not a tuning).
+const MAX_LEVEL_SHIFT_DB: f32 = 60.0;
 
 /// Running mean and variance of the player's voiced frames (exponentially weighted).
 #[derive(Debug, Clone, Copy)]
@@ -91,11 +103,21 @@ pub struct ToneShaper {
     held_hz: [f32; STRINGS],
     loudness: Running,
     pitch: Running,
+    /// Linear gains that undo auto adjust's level change: per string, then the noise.
+    gains: [f32; STRINGS + 1],
 }
 
 impl ToneShaper {
     pub fn new(norm: &Normalization) -> Self {
-        ToneShaper { norm: norm.clone(), held_hz: std::array::from_fn(open_string_hz), loudness: Running::EMPTY, pitch: Running::EMPTY }
+        ToneShaper { norm: norm.clone(), held_hz: std::array::from_fn(open_string_hz), loudness: Running::EMPTY, pitch: Running::EMPTY, gains: [1.0; STRINGS + 1] }
+    }
+
+    /// Gains for the last shaped frame's decoded output that give back the level auto
+    /// adjust moved (all 1 while it is off): per string, the frame's own loudness over the
+    /// loudness the decoder was given; for the noise and silent strings, the player's mean
+    /// voiced loudness over the training centre it was mapped onto.
+    pub fn output_gains(&self) -> &[f32; STRINGS + 1] {
+        &self.gains
     }
 
     /// Forgets the player (held pitches, running statistics). Allocation-free: the host
@@ -104,6 +126,7 @@ impl ToneShaper {
         self.held_hz = std::array::from_fn(open_string_hz);
         self.loudness = Running::EMPTY;
         self.pitch = Running::EMPTY;
+        self.gains = [1.0; STRINGS + 1];
     }
 
     /// Writes the oscillators' f0 (`[STRINGS]`, Hz) and the decoder's standardised
@@ -118,15 +141,21 @@ impl ToneShaper {
         let adjust = c.auto_adjust && self.loudness.weight >= WARM_UP_FRAMES;
         let n = &self.norm;
         let (target_mean, target_sd) = ((n.voiced_loudness_db_p5 + n.voiced_loudness_db_p95) / 2.0, (n.voiced_loudness_db_p95 - n.voiced_loudness_db_p5) / P5_P95_SIGMAS);
-        let loud_scale = target_sd.max(1.0) / self.loudness.var.sqrt().max(3.0);
+        let loud_scale = (target_sd.max(1.0) / self.loudness.var.sqrt().max(3.0)).clamp(1.0 / MAX_SPREAD_RATIO, MAX_SPREAD_RATIO);
         let octaves = if adjust { (((n.f0_midi_p5 + n.f0_midi_p95) / 2.0 - self.pitch.mean) / 12.0).round() * 12.0 } else { 0.0 };
+        let give_back = |db: f32| if adjust { db_to_gain(db.clamp(-MAX_LEVEL_SHIFT_DB, MAX_LEVEL_SHIFT_DB)) } else { 1.0 };
+        let mean_back = give_back(self.loudness.mean - target_mean);
+        self.gains[STRINGS] = mean_back;
 
         for s in 0..STRINGS {
             let gated = frame.confidence[s] < c.confidence_gate;
             let voiced = !gated && frame.confidence[s] >= VOICED && frame.f0_hz[s] > 0.0;
             let mut loud = if gated { FLOOR_DB } else { frame.loudness_db[s] };
+            self.gains[s] = mean_back;
             if adjust && loud > FLOOR_DB + 1.0 {
+                let played = loud;
                 loud = target_mean + (loud - self.loudness.mean) * loud_scale;
+                self.gains[s] = give_back(played - loud);
             }
             if loud > FLOOR_DB + 1.0 {
                 loud = (loud + c.loudness_shift_db).max(FLOOR_DB);
@@ -223,11 +252,35 @@ mod tests {
         let (f0, ctl) = run(&ToneControls::default(), &frames);
         let midi = hz_to_midi(f0[2]);
         assert!((midi - 61.0).abs() < 0.01, "moved down two octaves, got {midi}");
-        // The player's mean (−50 dB) lands on the training centre (−25 dB).
+        // The player's mean (−50 dB) lands on the training centre (−25 dB); the spread
+        // (σ 5 dB against the training set's 9.1) widens by at most MAX_SPREAD_RATIO.
         let last = loudness_of(&ctl, 2);
-        assert!((last - (-25.0 + 5.0 * 9.119 / 5.0)).abs() < 1.5, "{last}");
+        assert!((last - (-25.0 + 5.0 * MAX_SPREAD_RATIO)).abs() < 0.5, "{last}");
         let (f0, _) = run(&ToneControls { auto_adjust: false, ..Default::default() }, &frames);
         assert!((hz_to_midi(f0[2]) - 85.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn auto_adjust_gives_the_level_it_moved_back_to_the_output() {
+        // Steady at −50 dB then one frame at −40: the decoder hears the training centre
+        // (−25 dB) and then some; the gains undo exactly what the mapping did.
+        let mut frames: Vec<StringFrame> = (0..400).map(|_| one_string(220.0, 0.9, -50.0)).collect();
+        frames.push(one_string(220.0, 0.9, -40.0));
+        let mut shaper = ToneShaper::new(&norm());
+        let (mut f0, mut ctl) = ([0.0; STRINGS], [0.0; STRINGS * 3]);
+        for f in &frames {
+            shaper.shape(f, &ToneControls::default(), &mut f0, &mut ctl);
+        }
+        let heard = loudness_of(&ctl, 2);
+        let back = 20.0 * shaper.output_gains()[2].log10();
+        assert!((heard + back - (-40.0)).abs() < 0.01, "decoder heard {heard} dB, given back {back} dB");
+        // The noise and the silent strings get the mean shift back: −50 → −25 dB is 25 dB off.
+        let mean_back = 20.0 * shaper.output_gains()[STRINGS].log10();
+        assert!((mean_back + 25.0).abs() < 0.6, "{mean_back}");
+        assert_eq!(shaper.output_gains()[0], shaper.output_gains()[STRINGS]);
+        // Off: unity everywhere.
+        shaper.shape(&one_string(220.0, 0.9, -40.0), &ToneControls { auto_adjust: false, ..Default::default() }, &mut f0, &mut ctl);
+        assert!(shaper.output_gains().iter().all(|&g| g == 1.0));
     }
 
     #[test]
