@@ -351,7 +351,7 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
     let info_path = opts.model.join(MODEL_JSON);
     let mut info: ModelInfo = ModelInfo::read(&info_path).map_err(|e| e.to_string())?;
     info.eval = Some(report.clone());
-    std::fs::write(&info_path, serde_json::to_string_pretty(&info).expect("model info serialises")).map_err(|e| format!("{}: {e}", info_path.display()))?;
+    info.write(&info_path)?;
     Ok(report)
 }
 

@@ -258,33 +258,31 @@ pub fn export(run: &LoadedRun, out: &std::path::Path, eval: Option<serde_json::V
     let write = |name: &str, bytes: &[u8]| std::fs::write(out.join(name), bytes).map_err(|e| format!("{}: {e}", out.join(name).display()));
     write(ENCODER_ONNX, &encoder_onnx(&run.model, &run.config.model))?;
     write(DECODER_ONNX, &decoder_onnx(&run.model, &run.config.model))?;
-    write(MODEL_JSON, serde_json::to_string_pretty(&model_info(run, eval)).expect("model info serialises").as_bytes())
+    model_info(run, eval).write(&out.join(MODEL_JSON))
 }
 
 /// Sets `dir/model.json`'s `default_z` — the timbre the plugin plays before a reference
 /// is loaded — to the mean z the exported encoder hears in `data`'s training clips.
-/// Clip by clip, only the wet side is read. Returns how many clips were averaged.
+/// Pair by pair, only the wet side is read. Returns how many clips were averaged.
 pub fn write_default_z(dir: &std::path::Path, data: &std::path::Path) -> Result<usize, String> {
     use gddsp_core::inference::{Model, ModelInfo, MODEL_JSON};
     let model = Model::load(dir).map_err(|e| e.to_string())?;
     let train = data.join("train");
-    let listing = std::fs::read_dir(&train).map_err(|e| format!("{}: {e} (is {} a corpus made by `gddsp-train data`?)", train.display(), data.display()))?;
-    let mut wet: Vec<std::path::PathBuf> = listing.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.to_string_lossy().ends_with("_wet.wav")).collect();
-    wet.sort();
-    if wet.is_empty() {
-        return Err(format!("{}: no *_wet.wav training clips", train.display()));
+    let pairs = crate::data::pairs::find_pairs(&train, false, &mut Default::default()).map_err(|e| e.to_string())?;
+    if pairs.is_empty() {
+        return Err(format!("{}: no training pairs (is {} a corpus made by `gddsp-train data`?)", train.display(), data.display()));
     }
     let mut sum = vec![0f64; model.info.z_dim];
-    for path in &wet {
-        let audio = gddsp_core::audio_io::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let heard = model.analyze(&audio).map_err(|e| format!("{}: {e}", path.display()))?;
+    for pair in &pairs {
+        let audio = gddsp_core::audio_io::load(&pair.wet).map_err(|e| format!("{}: {e}", pair.wet.display()))?;
+        let heard = model.analyze(&audio).map_err(|e| format!("{}: {e}", pair.wet.display()))?;
         for (s, z) in sum.iter_mut().zip(&heard.z) {
             *s += *z as f64;
         }
     }
     let path = dir.join(MODEL_JSON);
     let mut info = ModelInfo::read(&path).map_err(|e| e.to_string())?;
-    info.default_z = sum.iter().map(|s| (s / wet.len() as f64) as f32).collect();
-    std::fs::write(&path, serde_json::to_string_pretty(&info).expect("model info serialises")).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(wet.len())
+    info.default_z = sum.iter().map(|s| (s / pairs.len() as f64) as f32).collect();
+    info.write(&path)?;
+    Ok(pairs.len())
 }

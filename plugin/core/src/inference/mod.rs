@@ -144,6 +144,12 @@ impl ModelInfo {
         Ok(info)
     }
 
+    /// Writes the description as `model.json` (pretty JSON) to `path`.
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(self).expect("model info serialises");
+        std::fs::write(path, text).map_err(|e| format!("{}: cannot write the model file: {e}", path.display()))
+    }
+
     /// The z a decoder starts from when no reference has been heard: [`ModelInfo::default_z`],
     /// or zeros for a model file that has none.
     pub fn start_z(&self) -> Vec<f32> {
