@@ -19,6 +19,12 @@ use super::{centered_frame, hann};
 pub const FRAME: usize = 1024;
 pub const FLOOR_DB: f32 = -100.0;
 
+/// Whether a frame's loudness is above the floor: silent input reads exactly
+/// [`FLOOR_DB`], and 1 dB of margin keeps rounding from counting as sound.
+pub fn sounding(loudness_db: f32) -> bool {
+    loudness_db > FLOOR_DB + 1.0
+}
+
 /// IEC 61672 A-weighting as a power gain.
 pub fn a_weighting_power(f: f32) -> f32 {
     let f2 = (f as f64).powi(2);

@@ -18,9 +18,11 @@
 //! training set's voiced centre can sit 40 dB under a guitar played into the plugin:
 //! without this, switching auto adjust on made a plucked G3 60 dB quieter. The decoders
 //! render only roughly at the loudness they are fed, so the level lands within about
-//! 12 dB (measured on the shipped model and the one before), not exactly.
+//! 12 dB (measured on the shipped model and the one before), not exactly. A string that
+//! is not sounding (or that the gate closed) plays nothing, and the noise stops while no
+//! string sounds: silence in, silence out, as offline.
 
-use crate::analysis::loudness::FLOOR_DB;
+use crate::analysis::loudness::{sounding, FLOOR_DB};
 use crate::analysis::pitch::open_string_hz;
 use crate::inference::controls::{decoder_frame, Normalization, VOICED};
 use crate::live::{hz_to_midi, midi_to_hz, StringFrame, STRINGS};
@@ -115,8 +117,10 @@ impl ToneShaper {
 
     /// Gains for the last shaped frame's decoded output that give back the level auto
     /// adjust moved (all 1 while it is off): per string, the frame's own loudness over the
-    /// loudness the decoder was given; for the noise and silent strings, the player's mean
-    /// voiced loudness over the training centre it was mapped onto.
+    /// loudness the decoder was given; for the noise, the player's mean voiced loudness
+    /// over the training centre it was mapped onto. A string that is not sounding (or
+    /// that the confidence gate closed) gets 0, and the noise 0 while no string sounds:
+    /// silence in, silence out, as offline ([`crate::inference::controls::gate_silence`]).
     pub fn output_gains(&self) -> &[f32; STRINGS + 1] {
         &self.gains
     }
@@ -134,7 +138,7 @@ impl ToneShaper {
     /// controls (`[STRINGS × 3]`) for `frame`.
     pub fn shape(&mut self, frame: &StringFrame, c: &ToneControls, f0_out: &mut [f32], controls_out: &mut [f32]) {
         for s in 0..STRINGS {
-            if frame.confidence[s] >= VOICED && frame.f0_hz[s] > 0.0 && frame.loudness_db[s] > FLOOR_DB + 1.0 {
+            if frame.confidence[s] >= VOICED && frame.f0_hz[s] > 0.0 && sounding(frame.loudness_db[s]) {
                 self.loudness.push(frame.loudness_db[s]);
                 self.pitch.push(hz_to_midi(frame.f0_hz[s]));
             }
@@ -153,12 +157,12 @@ impl ToneShaper {
             let voiced = !gated && frame.confidence[s] >= VOICED && frame.f0_hz[s] > 0.0;
             let mut loud = if gated { FLOOR_DB } else { frame.loudness_db[s] };
             self.gains[s] = mean_back;
-            if adjust && loud > FLOOR_DB + 1.0 {
+            if adjust && sounding(loud) {
                 let played = loud;
                 loud = target_mean + (loud - self.loudness.mean) * loud_scale;
                 self.gains[s] = give_back(played - loud);
             }
-            if loud > FLOOR_DB + 1.0 {
+            if sounding(loud) {
                 loud = (loud + c.loudness_shift_db).max(FLOOR_DB);
             }
             if voiced {
@@ -169,6 +173,20 @@ impl ToneShaper {
             let confidence = if gated { 0.0 } else { frame.confidence[s] };
             f0_out[s] = self.held_hz[s];
             controls_out[s * 3..s * 3 + 3].copy_from_slice(&decoder_frame(self.held_hz[s], loud, confidence, n));
+        }
+        // Silence in, silence out, as offline (`inference::controls::gate_silence`): a string
+        // the player is not sounding (or the gate closed) plays nothing, the noise only while
+        // some string sounds.
+        let mut any = false;
+        for s in 0..STRINGS {
+            if frame.confidence[s] < c.confidence_gate || !sounding(frame.loudness_db[s]) {
+                self.gains[s] = 0.0;
+            } else {
+                any = true;
+            }
+        }
+        if !any {
+            self.gains[STRINGS] = 0.0;
         }
     }
 }
@@ -275,13 +293,28 @@ mod tests {
         let heard = loudness_of(&ctl, 2);
         let back = 20.0 * shaper.output_gains()[2].log10();
         assert!((heard + back - (-40.0)).abs() < 0.01, "decoder heard {heard} dB, given back {back} dB");
-        // The noise and the silent strings get the mean shift back: −50 → −25 dB is 25 dB off.
+        // The noise gets the mean shift back: −50 → −25 dB is 25 dB off.
         let mean_back = 20.0 * shaper.output_gains()[STRINGS].log10();
         assert!((mean_back + 25.0).abs() < 0.6, "{mean_back}");
-        assert_eq!(shaper.output_gains()[0], shaper.output_gains()[STRINGS]);
-        // Off: unity everywhere.
+        assert_eq!(shaper.output_gains()[0], 0.0, "a silent string plays nothing");
+        // Off: unity on the sounding string and the noise.
         shaper.shape(&one_string(220.0, 0.9, -40.0), &ToneControls { auto_adjust: false, ..Default::default() }, &mut f0, &mut ctl);
-        assert!(shaper.output_gains().iter().all(|&g| g == 1.0));
+        assert_eq!((shaper.output_gains()[2], shaper.output_gains()[STRINGS]), (1.0, 1.0));
+    }
+
+    #[test]
+    fn silence_in_is_silence_out() {
+        let mut shaper = ToneShaper::new(&norm());
+        let (mut f0, mut ctl) = ([0.0; STRINGS], [0.0; STRINGS * 3]);
+        let off = ToneControls { auto_adjust: false, ..Default::default() };
+        shaper.shape(&one_string(220.0, 0.9, -40.0), &off, &mut f0, &mut ctl);
+        let g = *shaper.output_gains();
+        assert_eq!(g, [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], "only the sounding string and the noise");
+        shaper.shape(&StringFrame::SILENT, &off, &mut f0, &mut ctl);
+        assert!(shaper.output_gains().iter().all(|&g| g == 0.0), "nothing sounds: no noise either");
+        // The confidence gate closes a string like silence does.
+        shaper.shape(&one_string(220.0, 0.3, -40.0), &ToneControls { confidence_gate: 0.5, ..off }, &mut f0, &mut ctl);
+        assert!(shaper.output_gains().iter().all(|&g| g == 0.0));
     }
 
     #[test]

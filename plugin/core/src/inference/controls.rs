@@ -8,7 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::loudness::sounding;
 use crate::analysis::ChannelFeatures;
+use crate::synth::SynthFrame;
 
 /// Confidence at or above which a frame's f0 is trusted.
 pub const VOICED: f32 = 0.5;
@@ -70,6 +72,26 @@ pub fn decoder_frame(f0_hz: f32, loudness_db: f32, confidence: f32, norm: &Norma
     [(hz_to_midi(f0_hz.max(1.0)) - norm.f0_midi_mean) / norm.f0_midi_std, (loudness_db - norm.loudness_db_mean) / norm.loudness_db_std, confidence]
 }
 
+/// Silence in, silence out: a string whose input is silent ([`sounding`] false) plays
+/// nothing, and the noise plays only while some string sounds. The decoder cannot say
+/// zero itself (its scaled sigmoid's floor is 1e-7 per voice and noise band), and where
+/// the reference is digitally silent the spectral distance's log term counts that floor:
+/// on 16 held-out clips the 23-guitar model's clean distance was 14.65 without the gate,
+/// 11.7 with it (2026-12-06). `loudness_db` has one value per voice.
+pub fn gate_silence(frame: &mut SynthFrame, loudness_db: impl IntoIterator<Item = f32>) {
+    let mut any = false;
+    for (a, db) in frame.amplitude.iter_mut().zip(loudness_db) {
+        if sounding(db) {
+            any = true;
+        } else {
+            *a = 0.0;
+        }
+    }
+    if !any {
+        frame.noise.fill(0.0);
+    }
+}
+
 /// Standardises MFCC frames (`[frames × M]`) and an echo profile in place.
 pub fn standardise_encoder_input(mfcc: &mut [f32], echo: &mut [f32], norm: &Normalization) {
     let m = norm.mfcc_mean.len();
@@ -94,5 +116,21 @@ mod tests {
         let silent = ChannelFeatures { f0_hz: vec![0.0; 3], confidence: vec![0.0; 3], loudness_db: vec![-100.0; 3] };
         assert_eq!(held_f0(&silent, 82.4), vec![82.4; 3]);
         assert!((hz_to_midi(440.0) - 69.0).abs() < 1e-6 && (hz_to_midi(82.406_89) - 40.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn silent_strings_play_nothing_and_the_noise_stops_when_all_are_silent() {
+        let frame = || SynthFrame { f0_hz: vec![110.0; 3], amplitude: vec![0.5, 1e-7, 0.2], harmonics: vec![1.0; 3], noise: vec![1e-7, 0.01] };
+        let mut some = frame();
+        gate_silence(&mut some, [-40.0, -100.0, -99.5]);
+        assert_eq!(some.amplitude, vec![0.5, 0.0, 0.0]);
+        assert_eq!(some.noise, vec![1e-7, 0.01], "one string sounds: the noise plays on");
+        let mut none = frame();
+        gate_silence(&mut none, [-100.0; 3]);
+        assert_eq!(none.amplitude, vec![0.0; 3]);
+        assert_eq!(none.noise, vec![0.0; 2]);
+        let mut quiet = frame();
+        gate_silence(&mut quiet, [-98.0, -100.0, -100.0]);
+        assert_eq!((quiet.amplitude[0], quiet.noise[1]), (0.5, 0.01), "2 dB over the floor is sound");
     }
 }

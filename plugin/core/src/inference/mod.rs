@@ -23,7 +23,7 @@ use crate::knobs::{Knobs, KNOBS, KNOB_COUNT};
 use crate::synth::SynthFrame;
 use crate::ModelSpec;
 pub use controls::Normalization;
-use controls::{decoder_frame, held_f0, standardise_encoder_input};
+use controls::{decoder_frame, gate_silence, held_f0, standardise_encoder_input};
 use native_decoder::{DecoderShape, DecoderWeights, NativeDecoder};
 
 pub const MODEL_JSON: &str = "model.json";
@@ -284,7 +284,8 @@ impl Model {
     }
 
     /// Synth frames for per-voice features (`spec.voices` channels) with the timbre `z`,
-    /// frame by frame through the streaming decoder.
+    /// frame by frame through the streaming decoder; silent input gives silent frames
+    /// ([`controls::gate_silence`]).
     pub fn decode_features(&self, features: &[ChannelFeatures], z: &[f32]) -> Result<Vec<SynthFrame>, ModelError> {
         let spec = &self.info.spec;
         if features.len() != spec.voices {
@@ -301,6 +302,7 @@ impl Model {
                 }
                 let mut frame = stream.step(&controls, z)?;
                 frame.f0_hz = (0..spec.voices).map(|v| f0[v][t]).collect();
+                gate_silence(&mut frame, features.iter().map(|f| f.loudness_db[t]));
                 Ok(frame)
             })
             .collect()
