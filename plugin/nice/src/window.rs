@@ -532,6 +532,6 @@ mod tests {
         for (c, expected) in [("a", egui::Key::A), ("V", egui::Key::V), (" ", egui::Key::Space), ("/", egui::Key::Slash), ("7", egui::Key::Num7)] {
             assert_eq!(egui_key(&Key::Character(c.into())), Some(expected), "{c:?}");
         }
-        assert_eq!(egui_key(&Key::Named(NamedKey::Hyper)), None, "a key egui does not have");
+        assert_eq!(egui_key(&Key::Named(NamedKey::SymbolLock)), None, "a key egui does not have");
     }
 }
