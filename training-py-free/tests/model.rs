@@ -2,12 +2,13 @@
 //! checkpoints, resume), ONNX export checked against burn through tract, the CLI's
 //! `analyze`, evaluation, and clear errors for missing or corrupt model files.
 
+mod common;
+
 use std::path::PathBuf;
 
 use burn::tensor::Tensor;
 use gddsp_core::inference::{Model, Normalization, DECODER_ONNX, ENCODER_ONNX, MODEL_JSON};
 use gddsp_core::knobs::KNOB_COUNT;
-use gddsp_train::data::corpus::{generate, CorpusConfig};
 use gddsp_train::ddsp::{device, tensor, values};
 use gddsp_train::export::{export, LoadedRun};
 use gddsp_train::model::{DdspModel, ModelConfig};
@@ -153,11 +154,7 @@ fn run(args: &[&str]) -> String {
 #[test]
 fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     let data = tmp("corpus");
-    let mut cc = CorpusConfig::new(data.clone(), 24.0 / 3600.0, 3);
-    cc.pluck = true;
-    cc.clip_seconds = 4.0;
-    cc.group_size = 2;
-    generate(&cc, &mut |_| {}).unwrap();
+    common::tiny_corpus(&data);
     let runs = tmp("run");
     let r = runs.to_str().unwrap();
     let d = data.to_str().unwrap();

@@ -2,9 +2,10 @@
 //! process) because burn's random generator is global: a test drawing weights on another
 //! thread at the same time would take numbers from this one's stream.
 
+mod common;
+
 use std::path::PathBuf;
 
-use gddsp_train::data::corpus::{generate, CorpusConfig};
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gddsp-reproducible-{}-{name}", std::process::id()));
@@ -31,11 +32,7 @@ fn train(data: &str, out: &PathBuf, seed: &str) -> Vec<f64> {
 #[test]
 fn the_same_seed_trains_the_same_model_and_another_seed_does_not() {
     let data = tmp("corpus");
-    let mut cc = CorpusConfig::new(data.clone(), 24.0 / 3600.0, 3);
-    cc.pluck = true;
-    cc.clip_seconds = 4.0;
-    cc.group_size = 2;
-    generate(&cc, &mut |_| {}).unwrap();
+    common::tiny_corpus(&data);
     let d = data.to_str().unwrap();
     let (a, b, c) = (tmp("a"), tmp("b"), tmp("c"));
     let (losses_a, losses_b, losses_c) = (train(d, &a, "4"), train(d, &b, "4"), train(d, &c, "5"));
