@@ -152,10 +152,15 @@ impl ToneShaper {
         let mean_back = give_back(self.loudness.mean - target_mean);
         self.gains[STRINGS] = mean_back;
 
+        let mut any = false;
         for s in 0..STRINGS {
             let gated = frame.confidence[s] < c.confidence_gate;
             let voiced = !gated && frame.confidence[s] >= VOICED && frame.f0_hz[s] > 0.0;
             let mut loud = if gated { FLOOR_DB } else { frame.loudness_db[s] };
+            // Silence in, silence out, as offline (`inference::controls::gate_silence`): a
+            // string the player is not sounding (or the gate closed) plays nothing.
+            let silent = !sounding(loud);
+            any |= !silent;
             self.gains[s] = mean_back;
             if adjust && sounding(loud) {
                 let played = loud;
@@ -173,18 +178,11 @@ impl ToneShaper {
             let confidence = if gated { 0.0 } else { frame.confidence[s] };
             f0_out[s] = self.held_hz[s];
             controls_out[s * 3..s * 3 + 3].copy_from_slice(&decoder_frame(self.held_hz[s], loud, confidence, n));
-        }
-        // Silence in, silence out, as offline (`inference::controls::gate_silence`): a string
-        // the player is not sounding (or the gate closed) plays nothing, the noise only while
-        // some string sounds.
-        let mut any = false;
-        for s in 0..STRINGS {
-            if frame.confidence[s] < c.confidence_gate || !sounding(frame.loudness_db[s]) {
+            if silent {
                 self.gains[s] = 0.0;
-            } else {
-                any = true;
             }
         }
+        // The noise plays only while some string sounds.
         if !any {
             self.gains[STRINGS] = 0.0;
         }
