@@ -162,7 +162,7 @@ impl ToneShaper {
             let silent = !sounding(loud);
             any |= !silent;
             self.gains[s] = mean_back;
-            if adjust && sounding(loud) {
+            if adjust && !silent {
                 let played = loud;
                 loud = target_mean + (loud - self.loudness.mean) * loud_scale;
                 self.gains[s] = give_back(played - loud);
