@@ -53,6 +53,17 @@ pub fn scale_grad<const D: usize>(x: Tensor<D>, s: f32) -> Tensor<D> {
     x.clone().detach().mul_scalar(1.0 - s) + x.mul_scalar(s)
 }
 
+/// Silence in, silence out, as the exported model plays
+/// ([`gddsp_core::inference::controls::gate_silence`]): a voice whose input is silent
+/// plays nothing, and the noise plays only while some voice sounds. `sounding` `[B, V, F]`
+/// holds 1 or 0. Training and evaluation then judge the same sound; without it the loss
+/// also spent itself on pushing silent voices to the decoder's floor.
+pub fn gate_silence(decoded: Decoded, sounding: Tensor<3>) -> Decoded {
+    let [b, _, f] = sounding.dims();
+    let any = sounding.clone().max_dim(1).reshape([b, f, 1]);
+    Decoded { amplitude: decoded.amplitude * sounding, noise: decoded.noise * any, ..decoded }
+}
+
 #[derive(Module, Debug)]
 pub struct DdspModel {
     pub encoder: Encoder,
@@ -80,16 +91,40 @@ impl DdspModel {
     }
 
     /// The whole model: encoder inputs of the wet clip, decoder controls `[B, V, F, 3]`,
-    /// oscillator f0 `[B, V, F]` and the noise stream → z, knobs, CLEAN and WET.
+    /// oscillator f0 `[B, V, F]`, which voices sound `[B, V, F]` (1 or 0) and the noise
+    /// stream → z, knobs, CLEAN and WET.
     /// `grad` scales the spectral losses' gradients where they enter the encoder (through
     /// z into the decoder, through the knobs into the FX chain); the values are unchanged.
-    pub fn forward(&self, spec: &ModelSpec, chain: &FxChainTwin, mfcc: Tensor<3>, echo: Tensor<2>, controls: Tensor<4>, f0_hz: Tensor<3>, noise: Tensor<2>, grad: GradScale) -> Reconstruction {
+    pub fn forward(&self, spec: &ModelSpec, chain: &FxChainTwin, mfcc: Tensor<3>, echo: Tensor<2>, controls: Tensor<4>, f0_hz: Tensor<3>, sounding: Tensor<3>, noise: Tensor<2>, grad: GradScale) -> Reconstruction {
         let (z, knobs) = self.encoder.forward(mfcc, echo);
         let [b, v, _, _] = controls.dims();
         let state = Tensor::zeros([b * v, self.decoder.gru.hidden], &controls.device());
-        let decoded = self.decoder.forward(controls, scale_grad(z.clone(), grad.z), state);
+        let decoded = gate_silence(self.decoder.forward(controls, scale_grad(z.clone(), grad.z), state), sounding);
         let clean = Self::render_clean(spec, &decoded, f0_hz, noise);
         let wet = chain.forward(clean.clone(), denormalize(scale_grad(knobs.clone(), grad.knobs)));
         Reconstruction { z, knobs, clean, wet }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ddsp::{device, tensor, values};
+
+    #[test]
+    fn silent_voices_play_nothing_and_the_noise_stops_when_all_are_silent() {
+        let d = device();
+        // One clip, two voices, three frames, two harmonics, two noise bands.
+        let decoded = Decoded {
+            amplitude: tensor(vec![0.5, 0.6, 0.7, 0.2, 0.3, 0.4], [1, 2, 3], &d),
+            harmonics: tensor(vec![0.5; 12], [1, 2, 3, 2], &d),
+            noise: tensor(vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [1, 3, 2], &d),
+            state: tensor(vec![0.0; 2], [2, 1], &d),
+        };
+        // Voice 0 sounds in frame 0 only, voice 1 in frame 1 only; frame 2 is silent.
+        let gated = gate_silence(decoded, tensor(vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0], [1, 2, 3], &d));
+        assert_eq!(values(gated.amplitude), vec![0.5, 0.0, 0.0, 0.0, 0.3, 0.0]);
+        assert_eq!(values(gated.noise), vec![0.1, 0.2, 0.3, 0.4, 0.0, 0.0]);
+        assert_eq!(values(gated.harmonics), vec![0.5; 12]);
     }
 }

@@ -12,6 +12,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use gddsp_core::analysis::encoder_input;
+use gddsp_core::analysis::loudness::sounding;
 use gddsp_core::fx::FxChain;
 use gddsp_core::inference::controls::{standardise_encoder_input, Normalization};
 use gddsp_core::knobs::KNOB_COUNT;
@@ -56,9 +57,10 @@ impl KnobBatch {
 #[derive(Debug, Clone)]
 pub struct SynthBatch {
     pub encoder: KnobBatch,
-    /// `[B, V, F, 3]`, `[B, V, F]`
+    /// `[B, V, F, 3]`, `[B, V, F]`, `[B, V, F]` (1 where the voice's input sounds, else 0)
     pub controls: Vec<f32>,
     pub f0: Vec<f32>,
+    pub sounding: Vec<f32>,
     pub clean: Vec<f32>,
     pub wet: Vec<f32>,
     pub frames: usize,
@@ -74,13 +76,14 @@ pub fn random_start(clip_frames: usize, frames: usize, rng: &mut impl Rng) -> us
 pub fn synth_batch(set: &[Prepared], picks: &[(usize, usize)], frames: usize, spec: &ModelSpec) -> SynthBatch {
     let hop = spec.hop;
     let voices = spec.voices;
-    let mut batch = SynthBatch { encoder: KnobBatch::stack(&[], spec, 1e-6), controls: vec![], f0: vec![], clean: vec![], wet: vec![], frames, voices };
+    let mut batch = SynthBatch { encoder: KnobBatch::stack(&[], spec, 1e-6), controls: vec![], f0: vec![], sounding: vec![], clean: vec![], wet: vec![], frames, voices };
     let mut enc = Vec::new();
     for &(i, start) in picks {
         let p = &set[i];
         for v in 0..voices {
             batch.controls.extend_from_slice(&p.controls[v][start * 3..(start + frames) * 3]);
             batch.f0.extend_from_slice(&p.f0[v][start..start + frames]);
+            batch.sounding.extend(p.features[v].loudness_db[start..start + frames].iter().map(|&db| if sounding(db) { 1.0 } else { 0.0 }));
         }
         let clean = &p.clean_mix[start * hop..(start + frames) * hop];
         batch.clean.extend_from_slice(clean);

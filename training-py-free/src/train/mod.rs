@@ -178,9 +178,10 @@ pub fn synth_losses(model: &DdspModel, cfg: &ModelConfig, grad: GradScale, chain
     let (mfcc, echo) = encoder_tensors(&b.encoder, spec, device);
     let controls = tensor(b.controls.clone(), [n, b.voices, b.frames, 3], device);
     let f0 = tensor(b.f0.clone(), [n, b.voices, b.frames], device);
+    let sounding = tensor(b.sounding.clone(), [n, b.voices, b.frames], device);
     let noise: Vec<f32> = (0..n).flat_map(|i| noise_stream(noise_seed.wrapping_add(i as u64), b.frames, spec.hop)).collect();
     let noise = tensor(noise, [n, (b.frames + 1) * spec.hop], device);
-    let r = model.forward(spec, chain, mfcc, echo, controls, f0, noise, grad);
+    let r = model.forward(spec, chain, mfcc, echo, controls, f0, sounding, noise, grad);
     let samples = b.frames * spec.hop;
     let clean = multiscale_spectral_loss(r.clean, tensor(b.clean.clone(), [n, samples], device));
     let wet = multiscale_spectral_loss(r.wet, tensor(b.wet.clone(), [n, samples], device));
