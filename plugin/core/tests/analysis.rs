@@ -79,6 +79,21 @@ fn silence_has_no_pitch_and_floor_loudness() {
 }
 
 #[test]
+fn the_loudness_control_leaves_the_floor_in_the_frame_a_note_starts() {
+    // A note from sample 4000 (inside frame 62: 3968..4032). The decoder's loudness reads
+    // the samples up to the end of each frame, as the live trackers do: floor through
+    // frame 61, sounding from 62, and within 1 dB of its steady level a window later.
+    let spec = ModelSpec::default();
+    let mut x = vec![0.0; 4000];
+    x.extend(tone(16_000.0, 220.0, 8000));
+    let l = channel_features(&x, &spec).loudness_db;
+    assert!(l[..62].iter().all(|&v| v == -100.0), "early rise: frames 55..62 read {:?}", &l[55..62]);
+    assert!(l[62] > -99.0, "frame 62 reads {}", l[62]);
+    let steady = l[120];
+    assert!((l[62 + 1024 / 64] - steady).abs() < 1.0, "a window after the onset: {} against {steady}", l[78]);
+}
+
+#[test]
 fn loudness_reads_a_6_db_step_as_6_db() {
     let rate = 16_000.0;
     let mut x = sine(rate, 1000.0, 0.1, 16_000);

@@ -2,7 +2,7 @@
 //! computed once and cached next to the audio as `NAME_features.bin`. Each string of a
 //! hexaphonic recording is tracked within its own f0 range.
 //!
-//! The cache is little-endian: the magic `GDDSPFT1`, then `u32` model sample rate, hop,
+//! The cache is little-endian: the magic `GDDSPFT2`, then `u32` model sample rate, hop,
 //! channel count and frame count, a `u64` fingerprint of the source audio, then per
 //! channel `f0[frames]`, `confidence[frames]`, `loudness_db[frames]` as `f32`. A cache
 //! whose header does not match the audio and the model spec is recomputed.
@@ -17,7 +17,9 @@ use super::error::DataError;
 use super::Fnv;
 use super::notes::STRINGS;
 
-const MAGIC: &[u8; 8] = b"GDDSPFT1";
+/// Version 2: loudness from trailing windows ([`ChannelFeatures`]); a version-1 cache is
+/// recomputed.
+const MAGIC: &[u8; 8] = b"GDDSPFT2";
 
 /// Features of every channel at the model rate (the audio is resampled to it first).
 /// The six channels of a hexaphonic recording are tracked each in its string's range.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use realfft::num_complex::Complex32;
 use realfft::{RealFftPlanner, RealToComplex};
 
-use super::{centered_frame, hann};
+use super::{centered_frame, hann, trailing_frame};
 
 pub const FRAME: usize = 1024;
 pub const FLOOR_DB: f32 = -100.0;
@@ -63,6 +63,19 @@ impl Loudness {
         (0..frames)
             .map(|i| {
                 centered_frame(signal, i * hop, &mut s.frame);
+                self.frame_db(&mut s)
+            })
+            .collect()
+    }
+
+    /// Loudness of frame `i` from the [`FRAME`] samples up to `(i + 1) · hop`, dB: what a
+    /// live tracker has heard when frame `i` is complete.
+    pub fn track_trailing(&self, signal: &[f32], hop: usize) -> Vec<f32> {
+        let frames = signal.len().div_ceil(hop);
+        let mut s = LoudnessScratch::new(self);
+        (0..frames)
+            .map(|i| {
+                trailing_frame(signal, (i + 1) * hop, &mut s.frame);
                 self.frame_db(&mut s)
             })
             .collect()

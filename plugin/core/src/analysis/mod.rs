@@ -1,7 +1,9 @@
 //! Analysis at the model frame rate: A-weighted loudness, monophonic f0 + confidence
 //! (YIN), MFCC. All work on audio at the model rate ([`crate::ModelSpec`]); frame `i`
 //! is centred on sample `i · hop` (zero padding at the edges), so there are
-//! `⌈len / hop⌉` frames, the same frames the synth renders.
+//! `⌈len / hop⌉` frames, the same frames the synth renders. The one exception is the
+//! decoder's loudness control ([`ChannelFeatures`]), which reads the samples up to
+//! `(i + 1) · hop` as the live trackers do.
 
 pub mod echo;
 pub mod loudness;
@@ -19,7 +21,15 @@ use crate::ModelSpec;
 
 /// Copies the `out.len()` samples centred on `center` (zero outside the signal).
 pub fn centered_frame(signal: &[f32], center: usize, out: &mut [f32]) {
-    let start = center as isize - (out.len() / 2) as isize;
+    frame_from(signal, center as isize - (out.len() / 2) as isize, out);
+}
+
+/// Copies the `out.len()` samples that end just before `end` (zero outside the signal).
+pub fn trailing_frame(signal: &[f32], end: usize, out: &mut [f32]) {
+    frame_from(signal, end as isize - out.len() as isize, out);
+}
+
+fn frame_from(signal: &[f32], start: isize, out: &mut [f32]) {
     for (i, o) in out.iter_mut().enumerate() {
         let at = start + i as isize;
         *o = if at >= 0 && (at as usize) < signal.len() { signal[at as usize] } else { 0.0 };
@@ -31,7 +41,13 @@ pub fn hann(len: usize) -> Vec<f32> {
     (0..len).map(|n| 0.5 - 0.5 * (std::f32::consts::TAU * n as f32 / len as f32).cos()).collect()
 }
 
-/// Per-frame controls of one channel (one string, or a mono mix).
+/// Per-frame controls of one channel (one string, or a mono mix). f0 and confidence are
+/// centred on `i · hop`; the loudness of frame `i` reads the [`loudness::FRAME`] samples
+/// up to `(i + 1) · hop` ([`Loudness::track_trailing`]), the samples the live hex tracker
+/// reads, so a note's loudness leaves the floor in the frame the note starts, never
+/// before. With centred windows it rose half a window (8 frames) early, and a decoder
+/// trained on that learned to hold 4–5 frames after the rise, which came out as
+/// 16–20 ms of extra latency on a MIDI note-on (a step at the note-on; 2026-12-06).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChannelFeatures {
     pub f0_hz: Vec<f32>,
@@ -53,7 +69,7 @@ pub fn string_features(signal: &[f32], spec: &ModelSpec, string: usize) -> Chann
 
 fn features_with(yin: Yin, signal: &[f32], spec: &ModelSpec) -> ChannelFeatures {
     let (f0_hz, confidence) = yin.track(signal, spec.hop);
-    let loudness_db = Loudness::new(spec.sample_rate as f32).track(signal, spec.hop);
+    let loudness_db = Loudness::new(spec.sample_rate as f32).track_trailing(signal, spec.hop);
     ChannelFeatures { f0_hz, confidence, loudness_db }
 }
 
