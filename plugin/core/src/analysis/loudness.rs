@@ -58,24 +58,21 @@ impl Loudness {
 
     /// Loudness of each frame centred on `i · hop`, dB.
     pub fn track(&self, signal: &[f32], hop: usize) -> Vec<f32> {
-        let frames = signal.len().div_ceil(hop);
-        let mut s = LoudnessScratch::new(self);
-        (0..frames)
-            .map(|i| {
-                centered_frame(signal, i * hop, &mut s.frame);
-                self.frame_db(&mut s)
-            })
-            .collect()
+        self.track_by(signal, hop, |i, out| centered_frame(signal, i * hop, out))
     }
 
     /// Loudness of frame `i` from the [`FRAME`] samples up to `(i + 1) · hop`, dB: what a
     /// live tracker has heard when frame `i` is complete.
     pub fn track_trailing(&self, signal: &[f32], hop: usize) -> Vec<f32> {
-        let frames = signal.len().div_ceil(hop);
+        self.track_by(signal, hop, |i, out| trailing_frame(signal, (i + 1) * hop, out))
+    }
+
+    /// One loudness per frame of `⌈len / hop⌉`; `frame(i, out)` fills frame `i`'s samples.
+    fn track_by(&self, signal: &[f32], hop: usize, frame: impl Fn(usize, &mut [f32])) -> Vec<f32> {
         let mut s = LoudnessScratch::new(self);
-        (0..frames)
+        (0..signal.len().div_ceil(hop))
             .map(|i| {
-                trailing_frame(signal, (i + 1) * hop, &mut s.frame);
+                frame(i, &mut s.frame);
                 self.frame_db(&mut s)
             })
             .collect()
