@@ -62,11 +62,13 @@ pub fn resolve_kind(kind: InputKind, path: &Path, audio: Option<&Audio>) -> Inpu
     }
 }
 
-/// A tracker's frame `i`, ready at sample `(i + 1) · hop`, describes the instant
-/// `latency` samples earlier; the model's frame `t` is centred on `t · hop`. The frame
-/// that describes `t · hop` is `t + shift`.
-fn frame_shift(latency: usize, hop: usize) -> usize {
-    ((latency as f64 / hop as f64).round() as usize).saturating_sub(1)
+/// A tracker's frame `i`, ready at sample `(i + 1) · hop`, first reports a note that
+/// started `onset_delay` samples earlier; the model's frame `t` is centred on `t · hop`
+/// and the decoder sounds a string in the first frame that reports it. The frame that
+/// reports a note starting at `t · hop` is `t + shift`. (Timing by the trackers' window
+/// centres, `latency_samples()`, started notes 9 ms (hex) and 19 ms (mono) early.)
+fn frame_shift(onset_delay: usize, hop: usize) -> usize {
+    ((onset_delay as f64 / hop as f64).round() as usize).saturating_sub(1)
 }
 
 /// Live frames → per-string feature tracks aligned to the model's frames.
@@ -91,14 +93,14 @@ pub fn hex_features(at_rate: &Audio, spec: &ModelSpec) -> anyhow::Result<Vec<Cha
     }
     let mut hex = HexTracker::new(spec.sample_rate as f32, spec.hop);
     let frames = hex.track(&at_rate.channels, spec.hop);
-    Ok(to_features(&frames, frame_shift(hex.latency_samples(), spec.hop), at_rate.len().div_ceil(spec.hop)))
+    Ok(to_features(&frames, frame_shift(hex.onset_delay_samples(), spec.hop), at_rate.len().div_ceil(spec.hop)))
 }
 
 /// Per-string features of a mono guitar (at the model rate), through the live polyphonic
 /// tracker and its string assignment.
 pub fn mono_features(at_rate: &Audio, spec: &ModelSpec) -> Vec<ChannelFeatures> {
     let mut poly = PolyTracker::new(spec.sample_rate as f32, spec.hop);
-    let shift = frame_shift(poly.latency_samples(), spec.hop);
+    let shift = frame_shift(poly.onset_delay_samples(), spec.hop);
     let mut mono = at_rate.mix_down();
     let len = mono.len();
     // Pad so the last notes are reported too.

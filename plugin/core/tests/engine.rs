@@ -186,6 +186,42 @@ fn tone_clone_follows_a_hex_pickup_and_a_mono_guitar_and_pitch_shift() {
 }
 
 #[test]
+fn tone_clone_starts_a_hex_or_mono_note_about_the_reported_latency_after_it() {
+    // The host delays the other tracks by the reported latency; a clone that sounded much
+    // earlier or later than it would be off the beat by the difference. The second source
+    // runs after a reset: the first one's last note must not play on into it.
+    let block = 256;
+    let (mut engine, _worker, _model) = tone_engine(block);
+    let (len, note_at) = (48_000, 4_800);
+    let mut note = vec![0.0f32; note_at];
+    note.extend((0..len - note_at).map(|i| {
+        let t = i as f32 / RATE;
+        let x: f32 = (1..=6).map(|k| 0.25 / k as f32 * (std::f32::consts::TAU * 196.0 * k as f32 * t).sin()).sum();
+        x * (-t / 1.5).exp()
+    }));
+    let host_hop = 192;
+    for source in [LiveSource::Mono, LiveSource::Hex] {
+        engine.reset();
+        let latency = engine.latency_samples(Mode::ToneClone, source);
+        let out = match source {
+            LiveSource::Hex => {
+                let mut hex = vec![vec![0.0; len]; 6];
+                hex[3] = note.clone();
+                run(&mut engine, &tone_params(source), &vec![vec![0.0; len]; 2], Some(&hex), block, &[])
+            }
+            _ => run(&mut engine, &tone_params(source), &[note.clone(), note.clone()], None, block, &[]),
+        };
+        let y = &out[0];
+        assert!(rms(&y[..note_at]) < 1e-5, "{source:?}: sound before the note (rms {})", rms(&y[..note_at]));
+        let threshold = 0.01 * y[note_at + 9_600..].iter().fold(0f32, |m, v| m.max(v.abs()));
+        let onset = y.iter().position(|v| v.abs() > threshold).unwrap();
+        let late = onset as i64 - (note_at + latency) as i64;
+        eprintln!("{source:?}: note at {note_at}, onset at {onset}, reported latency {latency}: {late:+} samples off");
+        assert!(late.unsigned_abs() as usize <= block + host_hop, "{source:?}: the clone starts {late:+} samples from note + latency ({latency})");
+    }
+}
+
+#[test]
 fn auto_adjust_keeps_tone_clone_near_the_players_level() {
     // A mono G3 with partials, decaying 13 dB/s from about −11 dB RMS. Auto adjust (on by
     // default) maps it onto the training set's voiced centre (about −58 dB for the shipped

@@ -83,6 +83,55 @@ fn hex_reports_a_new_note_within_its_look_ahead() {
     assert!(cents(frames[first + 2].f0_hz[3], 196.0).abs() < 20.0);
 }
 
+/// Samples from `onset` to the end of the first frame that reports a note, over plucks
+/// at two levels and eight onsets across a hop; (median, largest).
+fn onset_delays(midis: &[f32], mut first_report: impl FnMut(&[f32]) -> Option<usize>) -> (usize, usize) {
+    let (sr, hop) = rate_and_hop();
+    let len = sr as usize / 2;
+    let mut delays = Vec::new();
+    for &m in midis {
+        for amp in [0.05, 0.3] {
+            for onset in (3000..3000 + hop).step_by(hop / 8) {
+                let mut x = vec![0.0; onset];
+                x.extend(pluck(sr, midi_to_hz(m), amp, len - onset));
+                let first = first_report(&x).unwrap_or_else(|| panic!("MIDI {m} at {amp} is never reported"));
+                delays.push((first + 1) * hop - onset);
+            }
+        }
+    }
+    delays.sort();
+    (delays[delays.len() / 2], delays[delays.len() - 1])
+}
+
+#[test]
+fn hex_and_poly_report_a_note_about_their_onset_delay_after_it_starts() {
+    // Tone clone times the trackers' frames by `onset_delay_samples()`: a note reported
+    // a median more than a hop away from it would come out early or late by that much.
+    let (sr, hop) = rate_and_hop();
+    let mut hex = HexTracker::new(sr, hop);
+    let hex_delay = hex.onset_delay_samples();
+    // G3–E5: notes the G string (index 3) plays.
+    let (median, worst) = onset_delays(&[55.0, 59.0, 64.0, 69.0, 76.0], |x| {
+        let mut strings = vec![vec![0.0; x.len()]; STRINGS];
+        strings[3] = x.to_vec();
+        hex.reset();
+        hex.track(&strings, hop).iter().position(|f| f.confidence[3] > 0.0)
+    });
+    eprintln!("hex: onset to report, median {median}, largest {worst}; onset_delay_samples {hex_delay}");
+    assert!(median.abs_diff(hex_delay) <= hop, "hex median {median} vs {hex_delay}");
+    assert!(worst <= hex_delay + 2 * hop, "hex: a note reported {worst} samples after its onset");
+    let mut poly = PolyTracker::new(sr, hop);
+    let poly_delay = poly.onset_delay_samples();
+    let (median, worst) = onset_delays(&[40.0, 45.0, 50.0, 55.0, 59.0, 64.0, 69.0, 76.0], |x| {
+        poly = PolyTracker::new(sr, hop);
+        poly.track(x, hop).iter().position(|f| f.strings.confidence.iter().any(|c| *c > 0.0))
+    });
+    eprintln!("poly: onset to report, median {median}, largest {worst}; onset_delay_samples {poly_delay}");
+    assert!(median.abs_diff(poly_delay) <= hop, "poly median {median} vs {poly_delay}");
+    assert!(worst <= poly_delay + 3 * hop, "poly: a note reported {worst} samples after its onset");
+    assert!(hex_delay < hex.latency_samples() && poly_delay < poly.latency_samples());
+}
+
 /// Notes found in a frame, as rounded MIDI numbers.
 fn midi_set(frame: &gddsp_core::live::poly::PolyFrame) -> Vec<u8> {
     let mut m: Vec<u8> = frame.notes().map(|n| n.midi).collect();

@@ -303,16 +303,17 @@ impl ToneEngine {
         let midi = MidiVoices::new(MidiMapping::Plain, frame_s, (n.voiced_loudness_db_p5, n.voiced_loudness_db_p95));
         let to_host = |model_samples: usize| (model_samples as f64 * host_rate as f64 / model_rate as f64).round() as usize;
         let host_hop = host_rate as f64 * frame_s as f64;
-        // Tracker look-behind, one frame to complete, one host block for the decoder's
-        // round trip (frames decoded during a block are heard from the next).
-        let latency = |tracker: usize| to_host(tracker + spec.hop) + max_block;
+        // The tracker's onset delay (a note starts sounding in the first frame that
+        // reports it), one frame to complete, one host block for the decoder's round trip
+        // (frames decoded during a block are heard from the next).
+        let latency = |onset_delay: usize| to_host(onset_delay + spec.hop) + max_block;
         ToneEngine {
             link,
             shaper: ToneShaper::new(n),
             down,
             at_model_rate: std::array::from_fn(|_| vec![0.0; at_rate_len]),
             mono: vec![0.0; max_block],
-            latency: [latency(poly.latency_samples()), latency(hex.latency_samples()), latency(0)],
+            latency: [latency(poly.onset_delay_samples()), latency(hex.onset_delay_samples()), latency(0)],
             hex,
             poly,
             midi,
@@ -335,6 +336,7 @@ impl ToneEngine {
         self.midi_clock = 0.0;
         self.synth.reset();
         self.shaper.reset();
+        self.link.reset();
     }
 
     /// Renders `n` samples of the six voices + noise into `self.wet`.

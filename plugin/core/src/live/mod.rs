@@ -10,7 +10,10 @@
 //! All run at the model rate ([`crate::ModelSpec::sample_rate`]) and emit one frame per
 //! `hop` samples, allocation-free once built, so the plugin can run them on the audio
 //! thread. Frame `i` is ready when sample `(i + 1) · hop` has arrived (one control frame
-//! of look-ahead) and describes the instant the tracker's `latency_samples()` earlier.
+//! of look-ahead). Its pitch describes the instant the tracker's `latency_samples()`
+//! earlier (the middle of its analysis window); a new note first shows in the frame ready
+//! about `onset_delay_samples()` after the note starts, which is what tone clone times
+//! its frames by.
 
 pub mod hex;
 pub mod midi;

@@ -120,10 +120,15 @@ impl Synth {
         }
     }
 
-    /// Back to silence at time 0, noise restarted from its seed.
+    /// Back to silence at time 0, noise restarted from its seed. The held frame is
+    /// silenced too: a caller that has no frame ready after a reset hears nothing, not the
+    /// last frame before it.
     pub fn reset(&mut self) {
         self.harmonic.reset();
         self.noise.reset();
+        self.next.amplitude.fill(0.0);
+        self.next.harmonics.fill(0.0);
+        self.next.noise.fill(0.0);
         self.segment = 0;
         self.sample = 0;
     }
