@@ -209,7 +209,24 @@ fn fx(input: &Path, output: &Path, knob_file: &Path, tail: f64, mix: bool) -> an
         ch.resize(ch.len() + extra, 0.0);
     }
     FxChain::render_offline(audio.sample_rate as f32, &knobs, &mut audio.channels);
-    audio_io::write_wav(output, &audio)?;
+    write_output(output, &audio)?;
+    Ok(())
+}
+
+/// Peak of all channels, dB re full scale (−inf for silence).
+pub(crate) fn peak_dbfs(audio: &Audio) -> f32 {
+    20.0 * audio.channels.iter().flatten().fold(0f32, |m, v| m.max(v.abs())).log10()
+}
+
+/// Writes `audio` as 32-bit float WAV, and says so on stderr when it peaks above full
+/// scale: the file keeps every sample, but a player or a conversion to 16/24-bit clips
+/// it. (The FX chain has no limiter; the shipped reference itself peaks at +4 dBFS.)
+pub(crate) fn write_output(path: &Path, audio: &Audio) -> anyhow::Result<()> {
+    audio_io::write_wav(path, audio)?;
+    let peak = peak_dbfs(audio);
+    if peak > 0.0 {
+        eprintln!("note: {} peaks at {peak:+.1} dBFS, above full scale: the 32-bit float file keeps every sample, but a player or a conversion to 16/24-bit clips it; turn it down by {peak:.1} dB first", path.display());
+    }
     Ok(())
 }
 

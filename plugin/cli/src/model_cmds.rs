@@ -182,7 +182,7 @@ pub fn clone(model_dir: &Path, reference: &Path, input: &Path, output: &Path, mo
         }
         clone_audio(&model, &analysis, &audio, mode, kind, tail)?
     };
-    audio_io::write_wav(output, &cloned)?;
+    super::write_output(output, &cloned)?;
     Ok(())
 }
 
@@ -209,8 +209,11 @@ pub fn demo(model_dir: &Path, out_dir: &Path, out: &mut dyn Write) -> anyhow::Re
         let path = out_dir.join(name);
         // The riff is a single-note line of sox plucks, whose inharmonic partials the
         // polyphonic tracker takes for extra notes (see `live_input::line_features`).
-        audio_io::write_wav(&path, &clone_audio(&model, &a, &input, mode, InputKind::Line, 2.0)?)?;
-        writeln!(out, "wrote {} ({} clone of {})", path.display(), if mode == CloneMode::Fx { "FX" } else { "tone" }, riff.display())?;
+        let cloned = clone_audio(&model, &a, &input, mode, InputKind::Line, 2.0)?;
+        audio_io::write_wav(&path, &cloned)?;
+        let peak = super::peak_dbfs(&cloned);
+        let over = if peak > 0.0 { " — above full scale: a float WAV keeps it, a player clips it" } else { "" };
+        writeln!(out, "wrote {} ({} clone of {}; peak {peak:+.1} dBFS{over})", path.display(), if mode == CloneMode::Fx { "FX" } else { "tone" }, riff.display())?;
     }
     Ok(())
 }

@@ -90,6 +90,19 @@ fn fx_keeps_length_rate_and_channels_and_puts_the_echo_on_time() {
     let out = gddsp(&["fx", input.to_str().unwrap(), tailed.to_str().unwrap(), "--knobs", knobs.to_str().unwrap(), "--tail", "1.5"]);
     assert!(out.status.success());
     assert_eq!(read_wav(&tailed).1[0].len(), 22_050 + 33_075);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("dBFS"), "a file peaking at full scale needs no note");
+
+    // A hot input keeps its samples and gets a note with its peak.
+    let hot = d.join("hot.wav");
+    let mut loud = vec![0.0; 22_050];
+    loud[100] = 2.0;
+    write_wav(&hot, 22_050, &[loud]);
+    let hot_out = d.join("hot-out.wav");
+    let out = gddsp(&["fx", hot.to_str().unwrap(), hot_out.to_str().unwrap(), "--knobs", knobs.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(read_wav(&hot_out).1[0][100], 2.0);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.contains("peaks at +6.0 dBFS"), "{note}");
 }
 
 #[test]
