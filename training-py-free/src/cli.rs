@@ -167,6 +167,9 @@ enum Command {
         /// Share of the wet loss's gradient reaching the encoder through the knobs.
         #[arg(long, default_value_t = 0.0)]
         knob_grad: f32,
+        /// Width of the encoder (MFCC GRU, profile layers, FX decoder's hidden layer).
+        #[arg(long, default_value_t = 96)]
+        encoder_hidden: usize,
     },
     /// Exports a run as encoder.onnx, decoder.onnx and model.json.
     Export {
@@ -368,7 +371,7 @@ where
                 return Err(anyhow::anyhow!("a block is outside its parity bound").into());
             }
         }
-        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, no_clip_profiles, no_delay_read, eq_augment, knob_decay, init_encoder, z_grad, knob_grad, stop_after } => {
+        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, no_clip_profiles, no_delay_read, eq_augment, knob_decay, init_encoder, z_grad, knob_grad, encoder_hidden, stop_after } => {
             if voices != 1 && voices != 6 {
                 return Err(anyhow::anyhow!("--voices must be 6 or 1").into());
             }
@@ -397,7 +400,11 @@ where
             cfg.init_encoder = init_encoder;
             cfg.z_grad = z_grad;
             cfg.knob_grad = knob_grad;
+            if !(8..=1024).contains(&encoder_hidden) {
+                return Err(anyhow::anyhow!("--encoder-hidden must be 8–1024").into());
+            }
             cfg.model = ModelConfig::with_voices(voices);
+            cfg.model.encoder_hidden = encoder_hidden;
             cfg.model.spec.clip_profiles = !no_clip_profiles;
             cfg.model.delay_read = !no_delay_read && !no_clip_profiles;
             let summary = train(&cfg, &run, resume, stop_after, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
