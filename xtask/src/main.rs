@@ -91,7 +91,13 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
     if !status.success() {
         bail!("building gddsp-train failed");
     }
-    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/gddsp-train");
+    // Where cargo just built it: CARGO_TARGET_DIR when set (a shared build cache), else
+    // the workspace's target/.
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => std::env::current_dir().context("the current directory")?.join(dir),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+    };
+    let bin = target.join("release/gddsp-train");
     let run = |args: &[&str]| -> anyhow::Result<()> {
         eprintln!("+ gddsp-train {}", args.join(" "));
         let status = Command::new(&bin).args(args).status().with_context(|| format!("running gddsp-train {}", args[0]))?;
