@@ -119,8 +119,9 @@ impl DecoderLink {
         loop {
             let Ok(chunk) = self.from_worker.read_chunk(n) else { return false };
             let (a, b) = chunk.as_slices();
-            let tag = if b.is_empty() { a[n - 1] } else { b[b.len() - 1] };
-            if tag == self.generation as f32 {
+            // The tag is the frame's last value (no index: no panic path on this thread).
+            let tag = b.last().or(a.last()).copied();
+            if tag == Some(self.generation as f32) {
                 let mut values = a.iter().chain(b.iter());
                 let fields: [&mut Vec<f32>; 4] = [&mut frame.f0_hz, &mut frame.amplitude, &mut frame.harmonics, &mut frame.noise];
                 for field in fields {
