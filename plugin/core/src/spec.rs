@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::profiles;
+use crate::analysis::{comb, profiles};
 use crate::analysis::echo::EchoGrid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +35,11 @@ pub struct ModelSpec {
     /// level, brightness on level). Models written before they existed load with this off.
     #[serde(default)]
     pub clip_profiles: bool,
+    /// The encoder's second input ends with the comb reads ([`crate::analysis::comb`]:
+    /// the delay's mix and feedback read off the cepstrum). Models written before them
+    /// load with this off.
+    #[serde(default)]
+    pub comb_reads: bool,
 }
 
 fn default_encoder_hop() -> usize {
@@ -43,13 +48,19 @@ fn default_encoder_hop() -> usize {
 
 impl Default for ModelSpec {
     fn default() -> Self {
-        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true }
+        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false }
     }
 }
 
 impl ModelSpec {
-    /// Length of the encoder's second input: the echo cepstrum, then the clip profiles.
+    /// Length of the encoder's second input: the echo cepstrum, the clip profiles, the
+    /// comb reads.
     pub fn profile_len(&self) -> usize {
+        self.comb_offset() + if self.comb_reads { comb::COMB_LEN } else { 0 }
+    }
+
+    /// Where the comb reads start in the encoder's second input (after the clip profiles).
+    pub fn comb_offset(&self) -> usize {
         self.echo.bins + if self.clip_profiles { profiles::profiles_len(&self.echo) } else { 0 }
     }
 

@@ -45,11 +45,16 @@ impl EchoGrid {
 /// Echo profile of `signal` (model-rate mono audio), `grid.bins` values.
 /// Silent or empty input gives zeros.
 pub fn echo_profile(signal: &[f32], sample_rate: f32, grid: &EchoGrid) -> Vec<f32> {
-    let mut profile = vec![0.0; grid.bins];
-    if signal.is_empty() {
-        return profile;
-    }
+    profile_of(&cepstrum(signal), sample_rate, grid)
+}
+
+/// The real cepstrum `C[n]` of the whole of `signal` for quefrencies `n = 0..=M/2`
+/// (samples; see the module doc). Silent or empty input gives zeros.
+pub fn cepstrum(signal: &[f32]) -> Vec<f32> {
     let m = signal.len().next_power_of_two().max(2);
+    if signal.is_empty() {
+        return vec![0.0; m / 2 + 1];
+    }
     let mut planner = RealFftPlanner::<f32>::new();
     let forward = planner.plan_fft_forward(m);
     let inverse = planner.plan_fft_inverse(m);
@@ -59,7 +64,7 @@ pub fn echo_profile(signal: &[f32], sample_rate: f32, grid: &EchoGrid) -> Vec<f3
     forward.process(&mut buf, &mut spectrum).expect("sizes from the planner");
     let mean_power = spectrum.iter().map(|c| c.norm_sqr() as f64).sum::<f64>() / spectrum.len() as f64;
     if !(mean_power > 0.0 && mean_power.is_finite()) {
-        return profile;
+        return vec![0.0; m / 2 + 1];
     }
     let floor = (1e-6 * mean_power) as f32;
     for c in spectrum.iter_mut() {
@@ -67,12 +72,24 @@ pub fn echo_profile(signal: &[f32], sample_rate: f32, grid: &EchoGrid) -> Vec<f3
     }
     inverse.process(&mut spectrum, &mut buf).expect("sizes from the planner");
     let scale = 1.0 / m as f32;
+    buf.truncate(m / 2 + 1);
+    buf.iter_mut().for_each(|c| *c *= scale);
+    buf
+}
+
+/// The echo profile read off a [`cepstrum`] (`M/2 + 1` values).
+pub fn profile_of(cepstrum: &[f32], sample_rate: f32, grid: &EchoGrid) -> Vec<f32> {
+    let mut profile = vec![0.0; grid.bins];
+    let last = cepstrum.len().saturating_sub(1);
+    if last < 1 {
+        return profile;
+    }
     let half = grid.ratio().sqrt();
     for (i, p) in profile.iter_mut().enumerate() {
         let q = grid.center_ms(i) * sample_rate / 1000.0;
-        let lo = ((q / half).ceil() as usize).clamp(1, m / 2);
-        let hi = ((q * half).ceil() as usize).clamp(lo + 1, m / 2 + 1);
-        *p = buf[lo..hi].iter().fold(f32::MIN, |a, &b| a.max(b)) * scale;
+        let lo = ((q / half).ceil() as usize).clamp(1, last);
+        let hi = ((q * half).ceil() as usize).clamp(lo + 1, last + 1);
+        *p = cepstrum[lo..hi].iter().fold(f32::MIN, |a, &b| a.max(b));
     }
     profile
 }

@@ -5,6 +5,7 @@
 //! decoder's loudness control ([`ChannelFeatures`]), which reads the samples up to
 //! `(i + 1) · hop` as the live trackers do.
 
+pub mod comb;
 pub mod echo;
 pub mod loudness;
 pub mod mfcc;
@@ -75,8 +76,8 @@ fn features_with(yin: Yin, signal: &[f32], spec: &ModelSpec) -> ChannelFeatures 
 
 /// What the z-encoder hears of a wet clip: MFCC frames every `spec.encoder_hop` samples
 /// (`[frames × spec.mfcc]`, frame-major) and the clip's echo profile followed, when
-/// `spec.clip_profiles`, by its clip profiles ([`profiles::clip_profiles`])
-/// (`[spec.profile_len()]`).
+/// `spec.clip_profiles`, by its clip profiles ([`profiles::clip_profiles`]) and, when
+/// `spec.comb_reads`, by its comb reads ([`comb::comb_reads`]) (`[spec.profile_len()]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncoderInput {
     pub mfcc: Vec<f32>,
@@ -89,10 +90,13 @@ pub fn encoder_input(signal: &[f32], spec: &ModelSpec) -> EncoderInput {
     let mfcc = Mfcc::new(spec.sample_rate as f32, spec.mfcc).track(signal, spec.encoder_hop);
     let frames = mfcc.len() / spec.mfcc.max(1);
     let sr = spec.sample_rate as f32;
-    let mut profile = echo::echo_profile(signal, sr, &spec.echo);
+    let cepstrum = echo::cepstrum(signal);
+    let mut profile = echo::profile_of(&cepstrum, sr, &spec.echo);
+    let comb = spec.comb_reads.then(|| comb::comb_reads(&cepstrum, &profile, sr, &spec.echo));
     if spec.clip_profiles {
         let more = profiles::clip_profiles(signal, sr, &profile, &spec.echo);
         profile.extend(more);
     }
+    profile.extend(comb.into_iter().flatten());
     EncoderInput { mfcc, frames, echo: profile }
 }

@@ -1,0 +1,152 @@
+//! Comb reads: the delay's mix and feedback read off the cepstrum at its echo.
+//!
+//! The delay ([`crate::fx::delay`]) is a feedback comb, `Y = X·(1 + a·Λ)/(1 − g·Λ)` with
+//! `a = mix − g` (g = feedback, Λ the delay line). Both factors are minimum-phase, so
+//! the log of the comb is a power series in Λ:
+//!
+//! ```text
+//! ln(1 + aΛ) − ln(1 − gΛ) = (a + g)·Λ + (g² − a²)/2·Λ² + (a³ + g³)/3·Λ³ + …
+//! ```
+//!
+//! and the real cepstrum of `|Y|²` ([`super::echo::cepstrum`]) carries those
+//! coefficients at the quefrencies D, 2D, 3D on top of the dry signal's own cepstrum:
+//!
+//! ```text
+//! S₁ = Σ C around D  = mix
+//! S₂ = Σ C around 2D = mix·g − mix²/2          ⇒  g = (S₂ + S₁²/2) / S₁
+//! S₃ = Σ C around 3D = ((mix − g)³ + g³) / 3
+//! ```
+//!
+//! Λ's fractional delay spreads each peak over neighbouring samples with taps that sum to
+//! one, so each S sums the cepstrum over the 4–5 samples around k·D, with D refined to
+//! a fraction of a sample as the centroid of the peak. D starts from the echo profile's
+//! strongest bin (the delay read's D*).
+//!
+//! Measured before the encoder used them (scratch probe on the generated corpus, the
+//! clips' own FX): on the 24 held-out test clips with a delay mix ≥ 0.2, S₁ is within
+//! 0.037 of the mix on average and the feedback estimate within 0.057 on the knob's
+//! normalized scale, where the trained encoder had 0.124 and 0.187. Without a delay S₁
+//! still reads 0.1–0.4 at the signal's own strongest repetition; the **sharpness** (the
+//! peak over the spread of the cepstrum around it, a z-score) tells the two apart
+//! (median 4 without a delay, 50 with one), and the encoder's gate learns to use it.
+//!
+//! The product `Y = X·H` holds for endless signals; a clip's ends cut its first echo's
+//! start and its last echoes' tails, so long delays read low (S₁ 0.77 for a mix of 0.9
+//! at 800 ms in 8 s of noise bursts, 0.48 for 0.5 at 300 ms). The encoder's trainable
+//! map from S₁ to the knob takes up what is systematic.
+//!
+//! Empty or silent input gives zeros, never NaN.
+
+use super::echo::EchoGrid;
+
+/// Values in the comb reads: S₁, S₂, S₃, the feedback estimate, ln(1 + sharpness).
+pub const COMB_LEN: usize = 5;
+/// Where the feedback estimate sits in the comb reads.
+pub const FEEDBACK_READ: usize = 3;
+/// Where S₁ (the mix read) sits in the comb reads.
+pub const MIX_READ: usize = 0;
+/// The feedback knob's top (the estimate is clamped to it).
+const MAX_FEEDBACK: f32 = 0.9;
+/// Below this S₁ the feedback estimate (a ratio over S₁) is noise; it reads 0.
+const MIN_MIX: f32 = 0.05;
+/// Samples either side of the peak the sharpness compares it with, and the peak's own
+/// half-width left out of that neighbourhood.
+const NEIGHBOURHOOD: usize = 160;
+const PEAK_HALF_WIDTH: usize = 3;
+
+/// The comb reads of a cepstrum (`C[0..=M/2]`, model rate `sample_rate`) whose echo
+/// profile is `profile` on `grid`.
+pub fn comb_reads(cepstrum: &[f32], profile: &[f32], sample_rate: f32, grid: &EchoGrid) -> [f32; COMB_LEN] {
+    let Some(best) = (0..grid.bins.min(profile.len())).max_by(|&a, &b| profile[a].total_cmp(&profile[b])) else { return [0.0; COMB_LEN] };
+    let Some(d) = refined_delay(cepstrum, grid.center_ms(best) * sample_rate / 1000.0, grid.ratio()) else { return [0.0; COMB_LEN] };
+    let sum_at = |k: f32| -> f32 {
+        let centre = k * d;
+        let lo = ((centre - 1.5).floor().max(1.0)) as usize;
+        let hi = ((centre + 1.5).ceil() as usize).min(cepstrum.len() - 1);
+        if lo > hi {
+            return 0.0;
+        }
+        cepstrum[lo..=hi].iter().sum()
+    };
+    let (s1, s2, s3) = (sum_at(1.0), sum_at(2.0), sum_at(3.0));
+    let feedback = if s1 > MIN_MIX { ((s2 + s1 * s1 / 2.0) / s1).clamp(0.0, MAX_FEEDBACK) } else { 0.0 };
+    [s1, s2, s3, feedback, sharpness(cepstrum, d).max(0.0).ln_1p()]
+}
+
+/// The echo's quefrency to a fraction of a sample: the highest sample of the cepstrum
+/// within the bin around `coarse` (samples), then the centroid of its positive values
+/// over that sample and its two neighbours. `None` if the bin falls outside the cepstrum.
+fn refined_delay(cepstrum: &[f32], coarse: f32, ratio: f32) -> Option<f32> {
+    let lo = (coarse / ratio.sqrt()).floor().max(2.0) as usize;
+    let hi = ((coarse * ratio.sqrt()).ceil() as usize).min(cepstrum.len().saturating_sub(2));
+    if hi <= lo {
+        return None;
+    }
+    let p = (lo..=hi).max_by(|&a, &b| cepstrum[a].total_cmp(&cepstrum[b]))?;
+    let (mut weight, mut moment) = (0f32, 0f32);
+    for n in p - 1..=p + 1 {
+        let v = cepstrum[n].max(0.0);
+        weight += v;
+        moment += v * n as f32;
+    }
+    Some(if weight > 0.0 { moment / weight } else { p as f32 })
+}
+
+/// (C[D] − mean) / std of the cepstrum within [`NEIGHBOURHOOD`] samples of D, the
+/// peak's own samples left out; 0 where there is too little cepstrum around it.
+fn sharpness(cepstrum: &[f32], d: f32) -> f32 {
+    let p = (d.round() as usize).min(cepstrum.len().saturating_sub(1));
+    let lo = p.saturating_sub(NEIGHBOURHOOD).max(1);
+    let hi = (p + NEIGHBOURHOOD).min(cepstrum.len());
+    let around = || (lo..hi).filter(|&n| n.abs_diff(p) > PEAK_HALF_WIDTH).map(|n| cepstrum[n] as f64);
+    let n = around().count();
+    if n < 10 {
+        return 0.0;
+    }
+    let mean = around().sum::<f64>() / n as f64;
+    let std = (around().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+    if !(std > 1e-9) {
+        return 0.0;
+    }
+    ((cepstrum[p] as f64 - mean) / std) as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::echo::{cepstrum, profile_of};
+    use crate::fx::delay::{Delay, DelayParams};
+    use crate::rng::UniformNoise;
+
+    const SR: f32 = 16_000.0;
+
+    /// Noise bursts (a dry signal with no repetition of its own) through the plugin's delay.
+    fn through_delay(time_ms: f32, feedback: f32, mix: f32) -> Vec<f32> {
+        let mut rng = UniformNoise::new(21);
+        let mut x: Vec<f32> = (0..8 * SR as usize).map(|n| if (n / 1000) % 3 == 0 { rng.next_sample() } else { 0.1 * rng.next_sample() }).collect();
+        Delay::new(SR, DelayParams { time_ms, feedback, mix }).process(&mut x);
+        x
+    }
+
+    fn reads(x: &[f32]) -> [f32; COMB_LEN] {
+        let grid = EchoGrid::default();
+        let c = cepstrum(x);
+        comb_reads(&c, &profile_of(&c, SR, &grid), SR, &grid)
+    }
+
+    #[test]
+    fn the_comb_reads_give_the_delays_mix_and_feedback() {
+        for (time_ms, feedback, mix) in [(300.0, 0.5, 0.5), (123.45, 0.2, 0.8), (47.3, 0.7, 0.3), (800.0, 0.3, 0.9)] {
+            let r = reads(&through_delay(time_ms, feedback, mix));
+            let tolerance = if time_ms > 500.0 { 0.15 } else { 0.05 };
+            assert!((r[MIX_READ] - mix).abs() < tolerance, "{time_ms} ms, g {feedback}, mix {mix}: S1 {}", r[MIX_READ]);
+            assert!((r[FEEDBACK_READ] - feedback).abs() < 0.08, "{time_ms} ms, g {feedback}, mix {mix}: feedback read {}", r[FEEDBACK_READ]);
+            assert!(r[4].exp_m1() > 15.0, "sharpness {}", r[4].exp_m1());
+        }
+        let dry = reads(&through_delay(300.0, 0.5, 0.0));
+        assert!(dry[MIX_READ] < 0.1 && dry[4].exp_m1() < 8.0, "no delay: S1 {}, sharpness {}", dry[MIX_READ], dry[4].exp_m1());
+        for silent in [vec![], vec![0.0; 4000], vec![0.5; 10]] {
+            assert!(reads(&silent).iter().all(|x| x.is_finite()));
+        }
+    }
+}
