@@ -21,6 +21,7 @@ use crate::eval::{evaluate, EvalOptions};
 use crate::export::{export, load_run, write_default_z};
 use crate::model::ModelConfig;
 use crate::plot::{self, Panel};
+use crate::train::comb_head::{fit_comb_head, CombHeadConfig};
 use crate::train::{train, TrainConfig};
 
 #[derive(Debug, Parser)]
@@ -170,6 +171,24 @@ enum Command {
         /// Width of the encoder (MFCC GRU, profile layers, FX decoder's hidden layer).
         #[arg(long, default_value_t = 96)]
         encoder_hidden: usize,
+    },
+    /// Fits the comb head on a trained run (the delay's mix and feedback read off the
+    /// cepstrum at the echo, gated; everything else frozen) and writes the run with it to OUT.
+    CombHead {
+        /// The run folder made by `train`.
+        run: PathBuf,
+        /// The new run folder (export it like any other).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 600)]
+        steps: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Re-rendered clips per step.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long, default_value_t = 3e-3)]
+        lr: f64,
     },
     /// Exports a run as encoder.onnx, decoder.onnx and model.json.
     Export {
@@ -409,6 +428,11 @@ where
             cfg.model.delay_read = !no_delay_read && !no_clip_profiles;
             let summary = train(&cfg, &run, resume, stop_after, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
             writeln!(out, "trained {} steps in {:.0} s; best validation score {:.4}; run in {}", summary.steps, summary.seconds, summary.best_valid.unwrap_or(f64::NAN), run.display()).context("writing to stdout")?;
+        }
+        Command::CombHead { run, out: dir, steps, seed, batch, lr } => {
+            let cfg = CombHeadConfig { steps, seed, batch, lr, ..CombHeadConfig::default() };
+            let s = fit_comb_head(&run, &dir, &cfg, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
+            writeln!(out, "comb head fitted in {:.0} s: validation knob MAE {:.4} as trained, {:.4} with the head; run in {}", s.seconds, s.before, s.best, dir.display()).context("writing to stdout")?;
         }
         Command::Export { run, out: dir } => {
             let loaded = load_run(&run, &crate::ddsp::device()).map_err(|e| anyhow::anyhow!(e))?;

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use burn::tensor::Tensor;
 use gddsp_core::inference::{Model, Normalization, DECODER_ONNX, ENCODER_ONNX, MODEL_JSON};
-use gddsp_core::knobs::KNOB_COUNT;
+use gddsp_core::analysis::comb::{FEEDBACK_READ, MIX_READ};
+use gddsp_core::knobs::{Knob, KNOB_COUNT};
 use gddsp_train::ddsp::{device, tensor, values};
 use gddsp_train::export::{export, LoadedRun};
 use gddsp_train::model::{DdspModel, ModelConfig};
@@ -50,13 +51,27 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// A randomly initialised model exported to `dir`.
 fn exported(dir: &PathBuf) -> (DdspModel, ModelConfig) {
-    let cfg = ModelConfig::with_voices(6);
+    exported_with(dir, false)
+}
+
+/// A randomly initialised model, with the comb head if `comb`, exported to `dir`.
+fn exported_with(dir: &PathBuf, comb: bool) -> (DdspModel, ModelConfig) {
+    let mut cfg = ModelConfig::with_voices(6);
+    cfg.spec.comb_reads = comb;
+    cfg.comb_head = comb;
     let mut norm = unit_stats(&cfg);
     // ln D* standardised around 141 ms: the delay read inside the knob's range for inputs
     // in [−1, 1] (read 0.24–0.76), so the exported graph's clamp and gate are exercised.
     norm.echo_mean[cfg.spec.strongest_echo_index().unwrap()] = 141f32.ln();
+    // Likewise the comb reads: S₁ 0.2–0.6 and feedback 0.25–0.65 for inputs in [−1, 1].
+    if comb {
+        let at = cfg.spec.comb_offset();
+        (norm.echo_mean[at + MIX_READ], norm.echo_std[at + MIX_READ]) = (0.4, 0.2);
+        (norm.echo_mean[at + FEEDBACK_READ], norm.echo_std[at + FEEDBACK_READ]) = (0.45, 0.2);
+    }
     let mut model = DdspModel::new(&cfg, &device());
     model.encoder = model.encoder.init_delay_read(&norm);
+    model.encoder.comb_head = model.encoder.comb_head.map(|h| h.init_maps(&norm));
     let mut train = TrainConfig::new(dir.join("no-data"));
     train.model = cfg.clone();
     let run = LoadedRun { config: train, norm, model, checkpoint: dir.join("random.bpk") };
@@ -66,8 +81,14 @@ fn exported(dir: &PathBuf) -> (DdspModel, ModelConfig) {
 
 #[test]
 fn exported_onnx_runs_in_tract_as_burn_runs_it() {
-    let dir = tmp("parity");
-    let (model, cfg) = exported(&dir);
+    for comb in [false, true] {
+        parity(comb);
+    }
+}
+
+fn parity(comb: bool) {
+    let dir = tmp(&format!("parity-{comb}"));
+    let (model, cfg) = exported_with(&dir, comb);
     let loaded = Model::load(&dir).unwrap();
     let d = device();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
@@ -81,8 +102,8 @@ fn exported_onnx_runs_in_tract_as_burn_runs_it() {
     let (z_b, k_b) = (values(z_b), values(k_b));
     assert_eq!(k_t.len(), KNOB_COUNT);
     let enc_err = max_diff(&z_b, &z_t).max(max_diff(&k_b, &k_t));
-    eprintln!("encoder burn vs tract: max abs error {enc_err:e}");
-    assert!(enc_err < 1e-4, "encoder burn vs tract: {enc_err}");
+    eprintln!("encoder (comb head: {comb}) burn vs tract: max abs error {enc_err:e}");
+    assert!(enc_err < 1e-4, "encoder (comb head: {comb}) burn vs tract: {enc_err}");
 
     // Decoder: 25 frames streamed one at a time vs burn over the whole sequence.
     let f = 25;
@@ -211,6 +232,32 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     assert_eq!(a["z"].as_array().unwrap().len(), ModelConfig::with_voices(6).z_dim);
     assert!((a["seconds"].as_f64().unwrap() - 4.0).abs() < 0.01, "{}", a["seconds"]);
 
+    // The comb head changes the delay's feedback and mix and nothing else: z and the other
+    // knobs are the trained model's, on every test clip.
+    let with_head = tmp("comb");
+    let said = run(&["comb-head", r, "--out", with_head.to_str().unwrap(), "--steps", "4", "--batch", "2"]);
+    assert!(said.contains("comb head fitted"), "{said}");
+    let exported_head = with_head.join("export");
+    run(&["export", with_head.to_str().unwrap(), "--out", exported_head.to_str().unwrap()]);
+    let headed = Model::load(&exported_head).unwrap();
+    assert!(headed.info.spec.comb_reads && !model.info.spec.comb_reads);
+    let (f, m) = (Knob::DelayFeedback as usize, Knob::DelayMix as usize);
+    let mut moved = 0f32;
+    for e in std::fs::read_dir(data.join("test")).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().ends_with("_wet.wav") {
+            let audio = gddsp_core::audio_io::load(&p).unwrap();
+            let (a, b) = (model.analyze(&audio).unwrap(), headed.analyze(&audio).unwrap());
+            assert!(max_diff(&a.z, &b.z) < 1e-5, "{}: z moved by {}", p.display(), max_diff(&a.z, &b.z));
+            let (ua, ub) = (a.positions, b.positions);
+            for k in (0..KNOB_COUNT).filter(|&k| k != f && k != m) {
+                assert!((ua[k] - ub[k]).abs() < 1e-4, "{}: knob {k} moved from {} to {}", p.display(), ua[k], ub[k]);
+            }
+            moved = moved.max((ua[f] - ub[f]).abs()).max((ua[m] - ub[m]).abs());
+        }
+    }
+    assert!(moved > 1e-3, "the head changed neither the feedback nor the mix");
+
     let report = run(&["eval", "--model", models.to_str().unwrap(), "--data", d, "--split", "test", "--limit", "2"]);
     assert!(report.contains("## Knobs"), "{report}");
     let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("eval.json")).unwrap()).unwrap();
@@ -219,7 +266,7 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     assert!(models.join("eval_knobs.png").exists() && models.join("eval_spectrograms.png").exists());
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join(MODEL_JSON)).unwrap()).unwrap();
     assert_eq!(info["eval"]["clips"], 2, "model.json carries the evaluation");
-    for dir in [data, runs, models] {
+    for dir in [data, runs, models, with_head] {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! * `encoder.onnx` — `mfcc [1, frames, 30]`, `echo [1, P]` (standardised; the echo
 //!   cepstrum, then the clip profiles when the spec has them: P = `spec.profile_len()`, 287
-//!   or 96 for older models) → `z [1, Z]`, `knobs [1, 9]` (positions along the knob
-//!   table's skews).
+//!   or 96 for older models, then the comb reads when the spec has them, 292) →
+//!   `z [1, Z]`, `knobs [1, 9]` (positions along the knob table's skews).
 //! * `decoder.onnx` — one control frame: `controls [V, 3]`, `z [1, Z]`, `state [V, H]` →
 //!   `amplitude [V]`, `harmonics [V, K]`, `noise [bands]`, `state_out [V, H]`; the GRU
 //!   state goes back in with the next frame, so it streams.
@@ -106,6 +106,9 @@ pub fn encoder_onnx(model: &DdspModel, cfg: &ModelConfig) -> Vec<u8> {
     if let Some(read) = &e.delay_read {
         knobs = delay_read(&mut g, &knobs, &echo, read, cfg.spec.profile_len());
     }
+    if let Some(head) = &e.comb_head {
+        knobs = comb_head(&mut g, &knobs, &z, &echo, head, cfg.spec.profile_len());
+    }
     g.output(&z, "z", &[Dim::Fixed(1), Dim::Fixed(cfg.z_dim)]);
     g.output(&knobs, "knobs", &[Dim::Fixed(1), Dim::Fixed(gddsp_core::knobs::KNOB_COUNT)]);
     g.into_bytes("gddsp_encoder", "GDDSP z-encoder + FX decoder: standardised MFCC frames and echo + clip profiles -> z, knob positions")
@@ -116,38 +119,72 @@ pub fn encoder_onnx(model: &DdspModel, cfg: &ModelConfig) -> Vec<u8> {
 /// `[1, P]` → knobs `[1, 9]`. Columns are picked and placed with one-hot MatMuls.
 fn delay_read(g: &mut Graph, out: &str, echo: &str, read: &crate::model::encoder::DelayRead, profile_len: usize) -> String {
     use gddsp_core::knobs::{Knob, KNOB_COUNT};
-    let t = Knob::DelayTimeMs as usize;
-    let column = |g: &mut Graph, what: &str, rows: usize, at: usize, value: f32| {
-        let mut c = vec![0.0; rows];
-        c[at] = value;
-        g.constant(what, &[rows, 1], c)
-    };
     let keep: Vec<f32> = (0..=KNOB_COUNT).flat_map(|r| (0..KNOB_COUNT).map(move |c| (r == c) as i32 as f32)).collect();
     let keep = g.constant("keep_knobs", &[KNOB_COUNT + 1, KNOB_COUNT], keep);
     let knobs = g.node("MatMul", &[out, &keep], vec![]);
-    let pick_gate = column(g, "pick_gate", KNOB_COUNT + 1, KNOB_COUNT, 1.0);
+    let pick_gate = one_hot_column(g, "pick_gate", KNOB_COUNT + 1, KNOB_COUNT, 1.0);
     let gate = g.node("MatMul", &[out, &pick_gate], vec![]);
-    let pick_own = column(g, "pick_time", KNOB_COUNT + 1, t, 1.0);
-    let own = g.node("MatMul", &[out, &pick_own], vec![]);
-    // a = w·x[index] + b, clamped to [0, 1] as relu(a) − relu(a − 1).
-    let w = param(&read.map.weight).1[0];
-    let b = read.map.bias.as_ref().map(|b| param(b).1[0]).unwrap_or(0.0);
-    let pick_read = column(g, "pick_read", profile_len, read.index, w);
+    let d = clamped_read(g, echo, profile_len, read.index, &read.map);
+    gate_into(g, &knobs, &gate, &d, Knob::DelayTimeMs as usize)
+}
+
+/// The comb head ([`crate::model::encoder::CombHead`]) over `knobs` `[1, 9]`, `z` and the
+/// profiles `echo` `[1, P]` → knobs `[1, 9]` with the delay's mix and feedback gated.
+fn comb_head(g: &mut Graph, knobs: &str, z: &str, echo: &str, head: &crate::model::encoder::CombHead, profile_len: usize) -> String {
+    use gddsp_core::analysis::comb::{COMB_LEN, FEEDBACK_READ, MIX_READ};
+    use gddsp_core::knobs::Knob;
+    let select: Vec<f32> = (0..profile_len).flat_map(|r| (0..COMB_LEN).map(move |c| (r == head.offset + c) as i32 as f32)).collect();
+    let select = g.constant("select_comb", &[profile_len, COMB_LEN], select);
+    let reads = g.node("MatMul", &[echo, &select], vec![]);
+    let x = g.node("Concat", &[&reads, z], vec![attr_int("axis", 1)]);
+    let x = dense(g, &x, &head.hidden);
+    let gates = linear(g, &x, &head.gates, 0.0);
+    let gates = g.node("Sigmoid", &[&gates], vec![]);
+    let mut knobs = knobs.to_string();
+    for (gate_col, read, map, knob) in [(0, MIX_READ, &head.mix_map, Knob::DelayMix), (1, FEEDBACK_READ, &head.feedback_map, Knob::DelayFeedback)] {
+        let pick = one_hot_column(g, "pick_gate", 2, gate_col, 1.0);
+        let gate = g.node("MatMul", &[&gates, &pick], vec![]);
+        let d = clamped_read(g, echo, profile_len, head.offset + read, map);
+        knobs = gate_into(g, &knobs, &gate, &d, knob as usize);
+    }
+    knobs
+}
+
+/// A `[rows, 1]` constant, `value` at row `at`, zero elsewhere.
+fn one_hot_column(g: &mut Graph, what: &str, rows: usize, at: usize, value: f32) -> String {
+    let mut c = vec![0.0; rows];
+    c[at] = value;
+    g.constant(what, &[rows, 1], c)
+}
+
+/// `clamp01(w·echo[index] + b)` `[1, 1]` for a one-input linear `map`, the clamp as
+/// relu(a) − relu(a − 1).
+fn clamped_read(g: &mut Graph, echo: &str, profile_len: usize, index: usize, map: &Linear) -> String {
+    let w = param(&map.weight).1[0];
+    let b = map.bias.as_ref().map(|b| param(b).1[0]).unwrap_or(0.0);
+    let pick_read = one_hot_column(g, "pick_read", profile_len, index, w);
     let a = g.node("MatMul", &[echo, &pick_read], vec![]);
     let b = g.constant("read_bias", &[1, 1], vec![b]);
     let a = g.node("Add", &[&a, &b], vec![]);
     let one = g.constant("one", &[], vec![1.0]);
     let a1 = g.node("Sub", &[&a, &one], vec![]);
     let (lo, hi) = (g.node("Relu", &[&a], vec![]), g.node("Relu", &[&a1], vec![]));
-    let d = g.node("Sub", &[&lo, &hi], vec![]);
-    // knobs + (g·(d − own)) placed at the delay time's column.
-    let diff = g.node("Sub", &[&d, &own], vec![]);
-    let delta = g.node("Mul", &[&gate, &diff], vec![]);
+    g.node("Sub", &[&lo, &hi], vec![])
+}
+
+/// `knobs` `[1, 9]` with column `col` moved to `gate·read + (1 − gate)·knobs[col]`
+/// (`knobs + gate·(read − own)` placed at `col`).
+fn gate_into(g: &mut Graph, knobs: &str, gate: &str, read: &str, col: usize) -> String {
+    use gddsp_core::knobs::KNOB_COUNT;
+    let pick_own = one_hot_column(g, "pick_own", KNOB_COUNT, col, 1.0);
+    let own = g.node("MatMul", &[knobs, &pick_own], vec![]);
+    let diff = g.node("Sub", &[read, &own], vec![]);
+    let delta = g.node("Mul", &[gate, &diff], vec![]);
     let mut row = vec![0.0; KNOB_COUNT];
-    row[t] = 1.0;
-    let place = g.constant("place_time", &[1, KNOB_COUNT], row);
+    row[col] = 1.0;
+    let place = g.constant("place", &[1, KNOB_COUNT], row);
     let delta = g.node("MatMul", &[&delta, &place], vec![]);
-    g.node("Add", &[&knobs, &delta], vec![])
+    g.node("Add", &[knobs, &delta], vec![])
 }
 
 /// The streaming decoder graph (see the module doc).

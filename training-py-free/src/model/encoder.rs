@@ -26,6 +26,22 @@
 //! without it reached 0.074 and a tree ensemble on all the features 0.039; a tree-gated
 //! mix of the two, 0.025.
 //!
+//! **Comb head** (models with `comb_head`, fitted by `gddsp-train comb-head` on a trained
+//! model, everything else frozen): the delay's mix and feedback are also read off the
+//! cepstrum at the echo ([`gddsp_core::analysis::comb`], the last values of the second
+//! input), and a small network on those reads and z gates each read against the FX
+//! decoder's own estimate:
+//!
+//! ```text
+//! [g_mix, g_fb] = σ(Linear(Dense([comb reads, z])))
+//! u_mix = g_mix·clamp01(a_m·x_S₁ + b_m) + (1 − g_mix)·u_mix,own
+//! u_fb  = g_fb ·clamp01(a_f·x_ĝ  + b_f) + (1 − g_fb) ·u_fb,own
+//! ```
+//!
+//! The maps start exact (S₁ is the mix, ĝ the feedback) and stay trainable. The gate is
+//! what the reads cannot do alone: without a delay S₁ still reads the signal's own
+//! strongest repetition (0.1–0.4); the sharpness read and z tell the two apart.
+//!
 //! Inputs arrive standardised with the training set's statistics ([`super::Stats`]).
 //! `u` is each knob's position along its skew (the knob table's normalized scale).
 
@@ -35,6 +51,7 @@ use burn::module::Param;
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 use gddsp_core::inference::Normalization;
+use gddsp_core::analysis::comb::{COMB_LEN, FEEDBACK_READ, MIX_READ};
 use gddsp_core::knobs::{Knob, KNOBS, KNOB_COUNT};
 
 use super::dense::Dense;
@@ -51,6 +68,74 @@ pub struct Encoder {
     pub fx_hidden: Dense,
     pub fx_out: Linear,
     pub delay_read: Option<DelayRead>,
+    pub comb_head: Option<CombHead>,
+}
+
+/// The delay's mix and feedback read off the comb reads, gated (see the module doc).
+#[derive(Module, Debug)]
+pub struct CombHead {
+    pub hidden: Dense,
+    /// → the gates of the mix read and the feedback read.
+    pub gates: Linear,
+    /// Standardised S₁ → the mix knob's position.
+    pub mix_map: Linear,
+    /// Standardised feedback estimate → the feedback knob's position.
+    pub feedback_map: Linear,
+    /// Where the comb reads start in the encoder's second input.
+    pub offset: usize,
+}
+
+/// Width of the comb head's hidden layer.
+pub const COMB_HIDDEN: usize = 32;
+
+impl CombHead {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        CombHead {
+            hidden: Dense::new(COMB_LEN + cfg.z_dim, COMB_HIDDEN, device),
+            gates: LinearConfig::new(COMB_HIDDEN, 2).init(device),
+            mix_map: LinearConfig::new(1, 1).init(device),
+            feedback_map: LinearConfig::new(1, 1).init(device),
+            offset: cfg.spec.comb_offset(),
+        }
+    }
+
+    /// The exact map from a standardised read (`mean`, `std` in the knob's own unit) to
+    /// the position of `knob` (a linear knob): u = a·x + b.
+    pub fn exact_map(knob: Knob, mean: f32, std: f32) -> (f32, f32) {
+        let spec = &KNOBS[knob as usize];
+        debug_assert_eq!(spec.skew, gddsp_core::knobs::Skew::Linear, "the comb reads are affine in linear knobs only");
+        (spec.normalize(mean + std) - spec.normalize(mean), spec.normalize(mean))
+    }
+
+    /// Sets both maps to the exact ones for the training set's statistics.
+    pub fn init_maps(mut self, norm: &Normalization) -> Self {
+        let device = self.mix_map.weight.device();
+        let set = |l: &mut Linear, knob: Knob, at: usize| {
+            let (a, b) = Self::exact_map(knob, norm.echo_mean[at], norm.echo_std[at]);
+            l.weight = Param::from_tensor(crate::ddsp::tensor(vec![a], [1, 1], &device));
+            l.bias = Some(Param::from_tensor(crate::ddsp::tensor(vec![b], [1], &device)));
+        };
+        set(&mut self.mix_map, Knob::DelayMix, self.offset + MIX_READ);
+        set(&mut self.feedback_map, Knob::DelayFeedback, self.offset + FEEDBACK_READ);
+        self
+    }
+
+    /// `knobs` `[B, 9]` with the delay's mix and feedback gated against the reads.
+    pub fn forward(&self, knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
+        let [b, _] = knobs.dims();
+        let reads = echo.slice([0..b, self.offset..self.offset + COMB_LEN]);
+        let gates = sigmoid(self.gates.forward(self.hidden.forward(Tensor::cat(vec![reads.clone(), z], 1))));
+        let clamp01 = |a: Tensor<2>| relu(a.clone()) - relu(a.sub_scalar(1.0));
+        let mix = clamp01(self.mix_map.forward(reads.clone().slice([0..b, MIX_READ..MIX_READ + 1])));
+        let feedback = clamp01(self.feedback_map.forward(reads.slice([0..b, FEEDBACK_READ..FEEDBACK_READ + 1])));
+        let gated = |col: usize, read: Tensor<2>, gate: usize| {
+            let g = gates.clone().slice([0..b, gate..gate + 1]);
+            g.clone() * read + g.neg().add_scalar(1.0) * knobs.clone().slice([0..b, col..col + 1])
+        };
+        let (f, m) = (Knob::DelayFeedback as usize, Knob::DelayMix as usize);
+        debug_assert_eq!(m, f + 1, "feedback and mix are neighbours in the knob table");
+        Tensor::cat(vec![knobs.clone().slice([0..b, 0..f]), gated(f, feedback, 1), gated(m, mix, 0), knobs.clone().slice([0..b, m + 1..KNOB_COUNT])], 1)
+    }
 }
 
 /// The delay time read off the strongest echo (see the module doc).
@@ -93,7 +178,23 @@ impl Encoder {
             fx_hidden: Dense::new(cfg.z_dim, h, device),
             fx_out: LinearConfig::new(h, KNOB_COUNT + cfg.delay_read as usize).init(device),
             delay_read: cfg.spec.strongest_echo_index().filter(|_| cfg.delay_read).map(|index| DelayRead { map: LinearConfig::new(1, 1).init(device), index }),
+            comb_head: (cfg.comb_head && cfg.spec.comb_reads).then(|| CombHead::new(cfg, device)),
         }
+    }
+
+    /// A trained encoder whose second input grows by the comb reads (`cfg` has them, the
+    /// encoder does not yet): the profile layer gets zero weights for the new inputs, so
+    /// z and the knobs are unchanged, and a new comb head with exact maps is added.
+    pub fn with_comb_head(mut self, cfg: &ModelConfig, norm: &Normalization) -> Self {
+        let w = self.echo_in.linear.weight.val();
+        let device = w.device();
+        let [rows, cols] = w.dims();
+        let grown = cfg.spec.profile_len();
+        assert!(grown >= rows, "the comb reads add inputs");
+        let w = Tensor::cat(vec![w, Tensor::zeros([grown - rows, cols], &device)], 0).detach();
+        self.echo_in.linear.weight = Param::from_tensor(w);
+        self.comb_head = Some(CombHead::new(cfg, &device).init_maps(norm));
+        self
     }
 
     /// Sets the delay read to the exact map for the training set's statistics (a new
@@ -122,6 +223,15 @@ impl Encoder {
     /// The FX decoder: `z` `[B, Z]` (and the standardised profiles `[B, P]` for the delay
     /// read) → knob positions `[B, 9]`.
     pub fn knobs(&self, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
+        let knobs = self.own_knobs(z.clone(), echo.clone());
+        match &self.comb_head {
+            Some(head) => head.forward(knobs, z, echo),
+            None => knobs,
+        }
+    }
+
+    /// The FX decoder with the delay read, before the comb head.
+    fn own_knobs(&self, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
         let out = sigmoid(self.fx_out.forward(self.fx_hidden.forward(z)));
         let Some(read) = &self.delay_read else { return out };
         let [b, _] = out.dims();
@@ -162,6 +272,15 @@ mod tests {
         e.fx_out.weight = Param::from_tensor(tensor(w, [rows, cols], &device));
         e.fx_out.bias = Some(Param::from_tensor(tensor(v, [cols], &device)));
         e
+    }
+
+    #[test]
+    fn the_comb_maps_start_as_the_knobs_own_scale() {
+        // S₁ is the mix (0–1); the feedback estimate is the feedback (0–0.9).
+        let (a, b) = CombHead::exact_map(Knob::DelayMix, 0.4, 0.2);
+        assert!((a - 0.2).abs() < 1e-6 && (b - 0.4).abs() < 1e-6, "mix map {a}, {b}");
+        let (a, b) = CombHead::exact_map(Knob::DelayFeedback, 0.45, 0.18);
+        assert!((a - 0.2).abs() < 1e-6 && (b - 0.5).abs() < 1e-6, "feedback map {a}, {b}");
     }
 
     #[test]

@@ -29,12 +29,16 @@ pub struct ModelConfig {
     /// Runs written before it load with this off.
     #[serde(default)]
     pub delay_read: bool,
+    /// The delay's mix and feedback are also read off the comb reads ([`encoder::CombHead`];
+    /// needs `spec.comb_reads`). Added to a trained model by `gddsp-train comb-head`.
+    #[serde(default)]
+    pub comb_head: bool,
 }
 
 impl ModelConfig {
     /// The shipped sizes with `voices` oscillators (6; 1 for the monophonic ablation).
     pub fn with_voices(voices: usize) -> Self {
-        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128, delay_read: true }
+        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128, delay_read: true, comb_head: false }
     }
 }
 

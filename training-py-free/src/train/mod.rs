@@ -21,6 +21,7 @@
 //! checkpoint with the same batches the uninterrupted run would have drawn.
 
 pub mod batch;
+pub mod comb_head;
 pub mod dataset;
 
 use std::io::Write;
@@ -85,6 +86,9 @@ pub struct TrainConfig {
     /// constant there).
     #[serde(default)]
     pub knob_decay: bool,
+    /// Steps of `gddsp-train comb-head` after training (0: the run has no comb head).
+    #[serde(default)]
+    pub comb_head_steps: u64,
     pub model: ModelConfig,
 }
 
@@ -110,6 +114,7 @@ impl TrainConfig {
             knob_grad: 0.0,
             eq_augment: false,
             knob_decay: false,
+            comb_head_steps: 0,
             model: ModelConfig::with_voices(6),
         }
     }
@@ -193,17 +198,16 @@ fn scalar(t: Tensor<1>) -> f64 {
     values(t.detach())[0] as f64
 }
 
-/// Validation: knob MAE over all clips, spectral losses on one fixed crop per clip
-/// (the first `crop_s` after 0.5 s) of up to `max_synth` clips.
-pub fn validate(model: &DdspModel, cfg: &TrainConfig, chain: &FxChainTwin, valid: &[Prepared], device: &Device) -> serde_json::Value {
-    let spec = &cfg.model.spec;
+/// Masked knob MAE of the encoder over `set` (standardised clips, echo inputs zeroed
+/// unless `echo`): overall and per knob.
+pub fn knob_mae(model: &DdspModel, spec: &ModelSpec, echo: bool, set: &[Prepared], device: &Device) -> (f64, [f64; KNOB_COUNT]) {
     let mut knob_err = 0.0;
     let mut counted = 0.0;
     let mut per_knob = [(0f64, 0f64); KNOB_COUNT];
-    for chunk in valid.chunks(16) {
+    for chunk in set.chunks(16) {
         let items: Vec<_> = chunk.iter().map(|p| (p.mfcc.as_slice(), p.echo.as_slice(), p.knobs)).collect();
         let mut b = KnobBatch::stack(&items, spec, 0.2);
-        if !cfg.echo {
+        if !echo {
             b.echo.fill(0.0);
         }
         let (m, e) = encoder_tensors(&b, spec, device);
@@ -216,6 +220,14 @@ pub fn validate(model: &DdspModel, cfg: &TrainConfig, chain: &FxChainTwin, valid
             per_knob[i % KNOB_COUNT].1 += *w as f64;
         }
     }
+    (knob_err / counted.max(1.0), per_knob.map(|(e, n)| e / n.max(1.0)))
+}
+
+/// Validation: knob MAE over all clips, spectral losses on one fixed crop per clip
+/// (the first `crop_s` after 0.5 s) of up to `max_synth` clips.
+pub fn validate(model: &DdspModel, cfg: &TrainConfig, chain: &FxChainTwin, valid: &[Prepared], device: &Device) -> serde_json::Value {
+    let spec = &cfg.model.spec;
+    let (knob_mae, per_knob) = knob_mae(model, spec, cfg.echo, valid, device);
     let frames = cfg.crop_frames();
     let (mut clean, mut wet, mut n) = (0.0, 0.0, 0);
     for (i, p) in valid.iter().enumerate().take(8) {
@@ -230,8 +242,8 @@ pub fn validate(model: &DdspModel, cfg: &TrainConfig, chain: &FxChainTwin, valid
         n += 1;
     }
     serde_json::json!({
-        "knob_mae": knob_err / counted.max(1.0),
-        "knob_mae_per_knob": per_knob.iter().map(|(e, n)| e / n.max(1.0)).collect::<Vec<f64>>(),
+        "knob_mae": knob_mae,
+        "knob_mae_per_knob": per_knob.to_vec(),
         "clean_mss": clean / n.max(1) as f64,
         "wet_mss": wet / n.max(1) as f64,
     })

@@ -1,0 +1,139 @@
+//! `gddsp-train comb-head RUN --out OUT`: fits the comb head
+//! ([`crate::model::encoder::CombHead`]) on a trained run, everything else frozen.
+//!
+//! The head reads the delay's mix and feedback off the cepstrum at the echo
+//! ([`gddsp_core::analysis::comb`]) and gates those reads against the FX decoder's own
+//! estimates. It is fitted after training, on the knob loss alone, for two reasons:
+//! z, the decoder and every other knob stay exactly as trained (the profile layer's new
+//! inputs get zero weights), so the spectral figures do not move; and it costs minutes,
+//! where retraining the model with the new input costs the whole recipe (about an hour).
+//!
+//! `OUT` is a run folder like any other (`train.json` with the comb reads and head
+//! switched on, `stats.json` with the new inputs' statistics, `best.bpk` chosen by the
+//! validation knob MAE, `metrics.jsonl`), so `gddsp-train export OUT` exports it.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use gddsp_core::inference::controls::Normalization;
+
+use super::batch::knob_batches;
+use super::dataset::{load_split, standardise, statistics};
+use super::{encoder_tensors, knob_loss, knob_mae, run_dir_files};
+use crate::data::progress_bar;
+use crate::ddsp::autodiff_device;
+use crate::export::load_run;
+
+/// Settings of the comb-head fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CombHeadConfig {
+    pub steps: u64,
+    pub batch: usize,
+    pub lr: f64,
+    pub seed: u64,
+    /// Steps between validations.
+    pub epoch_steps: u64,
+}
+
+impl Default for CombHeadConfig {
+    fn default() -> Self {
+        CombHeadConfig { steps: 600, batch: 16, lr: 3e-3, seed: 1, epoch_steps: 100 }
+    }
+}
+
+/// What the fit reports: the validation knob MAE before (the run as trained) and the best after.
+pub struct CombHeadSummary {
+    pub before: f64,
+    pub best: f64,
+    pub seconds: f64,
+}
+
+/// Fits the comb head on `run`'s best model and writes the run with it to `out`.
+pub fn fit_comb_head(run: &Path, out: &Path, cfg: &CombHeadConfig, progress: bool, log: &mut dyn Write) -> Result<CombHeadSummary, String> {
+    let io = |p: &Path, e: &dyn std::fmt::Display| format!("{}: {e}", p.display());
+    let device = autodiff_device();
+    device.seed(cfg.seed);
+    let loaded = load_run(run, &device)?;
+    if loaded.config.model.comb_head {
+        return Err(format!("{}: the run already has a comb head", run.display()));
+    }
+    let mut tcfg = loaded.config.clone();
+    tcfg.model.spec.comb_reads = true;
+    tcfg.model.comb_head = true;
+    tcfg.comb_head_steps = cfg.steps;
+    let spec = tcfg.model.spec.clone();
+    let _ = writeln!(log, "loading {}", tcfg.data.display());
+    let mut train_set = load_split(&tcfg.data.join("train"), &spec, progress).map_err(|e| e.to_string())?;
+    let mut valid_set = load_split(&tcfg.data.join("valid"), &spec, progress).map_err(|e| e.to_string())?;
+    // The run's own statistics for the inputs it was trained on; the training set's for
+    // the comb reads.
+    let fresh = statistics(&train_set, &spec);
+    let comb = spec.comb_offset()..spec.profile_len();
+    let mut norm: Normalization = loaded.norm.clone();
+    if norm.echo_mean.len() != spec.comb_offset() {
+        return Err(format!("{}: {} profile statistics, the model's spec has {}", run.join("stats.json").display(), norm.echo_mean.len(), spec.comb_offset()));
+    }
+    norm.echo_mean.extend_from_slice(&fresh.echo_mean[comb.clone()]);
+    norm.echo_std.extend_from_slice(&fresh.echo_std[comb]);
+    standardise(&mut train_set, &norm, &spec);
+    standardise(&mut valid_set, &norm, &spec);
+
+    let mut model = loaded.model;
+    model.encoder = model.encoder.with_comb_head(&tcfg.model, &norm);
+    let before = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device).0;
+    // Everything but the head is frozen: only the head's parameters get gradients.
+    let head = model.encoder.comb_head.take();
+    model = model.no_grad();
+    model.encoder.comb_head = head;
+
+    std::fs::create_dir_all(out).map_err(|e| io(out, &e))?;
+    for (name, text) in [("train.json", serde_json::to_string_pretty(&tcfg).expect("config serialises")), ("stats.json", serde_json::to_string_pretty(&norm).expect("stats serialise"))] {
+        std::fs::write(out.join(name), text).map_err(|e| io(&out.join(name), &e))?;
+    }
+    let (_, _, _, best_path) = run_dir_files(out);
+    let metrics_path = out.join("metrics.jsonl");
+    let mut metrics = std::fs::File::create(&metrics_path).map_err(|e| io(&metrics_path, &e))?;
+    let _ = writeln!(log, "validation knob MAE as trained: {before:.4}");
+    writeln!(metrics, "{}", serde_json::json!({"step": 0, "stage": "comb-head", "valid": {"knob_mae": before}})).map_err(|e| io(&metrics_path, &e))?;
+
+    let train_arc = Arc::new(train_set);
+    let rx = knob_batches(train_arc, norm.clone(), spec.clone(), cfg.seed, 0, cfg.steps, cfg.batch, tcfg.echo, false);
+    let mut optim = AdamConfig::new().init();
+    let bar = progress_bar(cfg.steps, progress, "comb head");
+    let started = Instant::now();
+    let mut best: Option<f64> = None;
+    let mut acc = (0.0, 0);
+    for step in 0..cfg.steps {
+        let b = rx.recv().map_err(|_| "the knob-example producer stopped".to_string())?;
+        let (m, e) = encoder_tensors(&b, &spec, &device);
+        let loss = knob_loss(model.encoder.forward(m, e).1, &b, &device);
+        let value = crate::ddsp::values(loss.clone().detach())[0] as f64;
+        if !value.is_finite() {
+            return Err(format!("step {step}: the knob loss is not finite; lower --lr"));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(cfg.lr, model, grads);
+        acc = (acc.0 + value, acc.1 + 1);
+        bar.set_message(format!("knob {value:.3}"));
+        bar.inc(1);
+        if (step + 1) % cfg.epoch_steps == 0 || step + 1 == cfg.steps {
+            let (mae, per_knob) = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device);
+            let line = serde_json::json!({"step": step + 1, "stage": "comb-head", "train_knob_l1": acc.0 / acc.1 as f64, "valid": {"knob_mae": mae, "knob_mae_per_knob": per_knob.to_vec()}, "seconds": started.elapsed().as_secs_f64()});
+            acc = (0.0, 0);
+            writeln!(metrics, "{line}").map_err(|e| io(&metrics_path, &e))?;
+            bar.suspend(|| {
+                let _ = writeln!(log, "step {} valid knob MAE {mae:.4}", step + 1);
+            });
+            if best.is_none_or(|b| mae < b) {
+                best = Some(mae);
+                model.clone().save_file(&best_path).map_err(|e| io(&best_path, &format!("{e:?}")))?;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(CombHeadSummary { before, best: best.unwrap_or(before), seconds: started.elapsed().as_secs_f64() })
+}
