@@ -195,6 +195,13 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     let knob = m[1]["valid"]["knob_mae"].as_f64().unwrap();
     assert!((0.0..1.0).contains(&knob), "knob MAE {knob}");
     assert!(runs.join("checkpoint/model.bpk").exists() && runs.join("best.bpk").exists());
+    // The knob stage is scored by its knob MAE alone (the untrained decoder's spectral
+    // distances are noise), and the joint stage's first score replaces its best.
+    let knob_score = m[0]["valid_score"].as_f64().unwrap();
+    assert!((knob_score - 5.0 * m[0]["valid"]["knob_mae"].as_f64().unwrap()).abs() < 1e-9, "knob-stage score {knob_score}");
+    let progress: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(runs.join("checkpoint/progress.json")).unwrap()).unwrap();
+    assert_eq!(progress["best_stage"], "joint");
+    assert!(progress["best_valid"].as_f64().unwrap() > knob_score, "the joint score adds the spectral distances");
 
     // Resume to 6 steps: one more validation line, continuing at step 6.
     let mut more: Vec<&str> = vec!["train", "--steps", "6", "--resume"];
