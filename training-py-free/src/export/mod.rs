@@ -265,7 +265,10 @@ pub fn model_info(run: &LoadedRun, eval: Option<serde_json::Value>) -> gddsp_cor
     let c = &run.config;
     let manifest = crate::data::corpus::Manifest::read(&c.data).ok();
     let training = serde_json::json!({
-        "command": format!("gddsp-train train --data {} --out RUN --seed {} --steps {}", c.data.display(), c.seed, c.steps),
+        "command": match c.comb_head_steps {
+            0 => format!("gddsp-train train --data {} --out RUN --seed {} --steps {}", c.data.display(), c.seed, c.steps),
+            n => format!("gddsp-train train --data {} --out RUN --seed {} --steps {} && gddsp-train comb-head RUN --out RUN-comb --steps {n}", c.data.display(), c.seed, c.steps),
+        },
         "config": c,
         "checkpoint": run.checkpoint.file_name().map(|n| n.to_string_lossy().to_string()),
         "corpus": manifest.map(|m| serde_json::json!({
