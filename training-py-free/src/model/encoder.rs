@@ -85,6 +85,11 @@ pub struct CombHead {
     pub offset: usize,
 }
 
+/// `a` clamped to [0, 1] as relu(a) − relu(a − 1) (the exported graph's form).
+fn clamp01(a: Tensor<2>) -> Tensor<2> {
+    relu(a.clone()) - relu(a.sub_scalar(1.0))
+}
+
 /// Width of the comb head's hidden layer.
 pub const COMB_HIDDEN: usize = 32;
 
@@ -125,7 +130,6 @@ impl CombHead {
         let [b, _] = knobs.dims();
         let reads = echo.slice([0..b, self.offset..self.offset + COMB_LEN]);
         let gates = sigmoid(self.gates.forward(self.hidden.forward(Tensor::cat(vec![reads.clone(), z], 1))));
-        let clamp01 = |a: Tensor<2>| relu(a.clone()) - relu(a.sub_scalar(1.0));
         let mix = clamp01(self.mix_map.forward(reads.clone().slice([0..b, MIX_READ..MIX_READ + 1])));
         let feedback = clamp01(self.feedback_map.forward(reads.slice([0..b, FEEDBACK_READ..FEEDBACK_READ + 1])));
         let gated = |col: usize, read: Tensor<2>, gate: usize| {
@@ -161,8 +165,7 @@ impl DelayRead {
     /// The read, clamped to the knob's range: `echo` `[B, P]` → `[B, 1]`.
     pub fn forward(&self, echo: Tensor<2>) -> Tensor<2> {
         let [b, _] = echo.dims();
-        let a = self.map.forward(echo.slice([0..b, self.index..self.index + 1]));
-        relu(a.clone()) - relu(a.sub_scalar(1.0))
+        clamp01(self.map.forward(echo.slice([0..b, self.index..self.index + 1])))
     }
 }
 
