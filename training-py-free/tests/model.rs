@@ -244,6 +244,10 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     let with_head = tmp("comb");
     let said = run(&["comb-head", r, "--out", with_head.to_str().unwrap(), "--steps", "4", "--batch", "2"]);
     assert!(said.contains("comb head fitted"), "{said}");
+    // "As trained" is the run's best checkpoint as its own validation scored it.
+    let best = lines(&runs).into_iter().filter(|l| l["stage"] == "joint").min_by(|a, b| a["valid_score"].as_f64().unwrap().total_cmp(&b["valid_score"].as_f64().unwrap())).unwrap();
+    let as_trained: f64 = said.split("validation knob MAE ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!((as_trained - best["valid"]["knob_mae"].as_f64().unwrap()).abs() < 1e-4, "{said}; the best checkpoint's validation: {}", best["valid"]["knob_mae"]);
     let exported_head = with_head.join("export");
     run(&["export", with_head.to_str().unwrap(), "--out", exported_head.to_str().unwrap()]);
     let headed = Model::load(&exported_head).unwrap();

@@ -84,9 +84,10 @@ pub fn fit_comb_head(run: &Path, out: &Path, cfg: &CombHeadConfig, progress: boo
 
     let mut model = loaded.model;
     model.encoder = model.encoder.with_comb_head(&tcfg.model, &norm);
+    let head = model.encoder.comb_head.take();
+    // Without its head the grown encoder is the trained one (zero weights on the reads).
     let before = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device).0;
     // Everything but the head is frozen: only the head's parameters get gradients.
-    let head = model.encoder.comb_head.take();
     model = model.no_grad();
     model.encoder.comb_head = head;
 
