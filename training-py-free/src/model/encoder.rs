@@ -85,6 +85,24 @@ pub struct CombHead {
     pub offset: usize,
 }
 
+/// `knobs` `[B, N]` with column `col` moved to `gate·read + (1 − gate)·knobs[col]`
+/// (`gate`, `read` `[B, 1]`): how the delay read and the comb head override the FX
+/// decoder (the exported graph's `gate_into`).
+fn gate_into(knobs: Tensor<2>, col: usize, gate: Tensor<2>, read: Tensor<2>) -> Tensor<2> {
+    let [b, n] = knobs.dims();
+    let own = knobs.clone().slice([0..b, col..col + 1]);
+    let mixed = gate.clone() * read + gate.neg().add_scalar(1.0) * own;
+    let mut parts = Vec::with_capacity(3);
+    if col > 0 {
+        parts.push(knobs.clone().slice([0..b, 0..col]));
+    }
+    parts.push(mixed);
+    if col + 1 < n {
+        parts.push(knobs.slice([0..b, col + 1..n]));
+    }
+    Tensor::cat(parts, 1)
+}
+
 /// `a` clamped to [0, 1] as relu(a) − relu(a − 1) (the exported graph's form).
 fn clamp01(a: Tensor<2>) -> Tensor<2> {
     relu(a.clone()) - relu(a.sub_scalar(1.0))
@@ -132,13 +150,9 @@ impl CombHead {
         let gates = sigmoid(self.gates.forward(self.hidden.forward(Tensor::cat(vec![reads.clone(), z], 1))));
         let mix = clamp01(self.mix_map.forward(reads.clone().slice([0..b, MIX_READ..MIX_READ + 1])));
         let feedback = clamp01(self.feedback_map.forward(reads.slice([0..b, FEEDBACK_READ..FEEDBACK_READ + 1])));
-        let gated = |col: usize, read: Tensor<2>, gate: usize| {
-            let g = gates.clone().slice([0..b, gate..gate + 1]);
-            g.clone() * read + g.neg().add_scalar(1.0) * knobs.clone().slice([0..b, col..col + 1])
-        };
-        let (f, m) = (Knob::DelayFeedback as usize, Knob::DelayMix as usize);
-        debug_assert_eq!(m, f + 1, "feedback and mix are neighbours in the knob table");
-        Tensor::cat(vec![knobs.clone().slice([0..b, 0..f]), gated(f, feedback, 1), gated(m, mix, 0), knobs.clone().slice([0..b, m + 1..KNOB_COUNT])], 1)
+        let gate = |i: usize| gates.clone().slice([0..b, i..i + 1]);
+        let knobs = gate_into(knobs, Knob::DelayMix as usize, gate(0), mix);
+        gate_into(knobs, Knob::DelayFeedback as usize, gate(1), feedback)
     }
 }
 
@@ -238,11 +252,8 @@ impl Encoder {
         let out = sigmoid(self.fx_out.forward(self.fx_hidden.forward(z)));
         let Some(read) = &self.delay_read else { return out };
         let [b, _] = out.dims();
-        let t = Knob::DelayTimeMs as usize;
         let gate = out.clone().slice([0..b, KNOB_COUNT..KNOB_COUNT + 1]);
-        let own = out.clone().slice([0..b, t..t + 1]);
-        let time = gate.clone() * read.forward(echo) + (gate.neg().add_scalar(1.0)) * own;
-        Tensor::cat(vec![out.clone().slice([0..b, 0..t]), time, out.slice([0..b, t + 1..KNOB_COUNT])], 1)
+        gate_into(out.slice([0..b, 0..KNOB_COUNT]), Knob::DelayTimeMs as usize, gate, read.forward(echo))
     }
 }
 
