@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{comb, profiles};
+use crate::analysis::{comb, profiles, tail};
 use crate::analysis::echo::EchoGrid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +40,11 @@ pub struct ModelSpec {
     /// load with this off.
     #[serde(default)]
     pub comb_reads: bool,
+    /// The encoder's second input ends, after the comb reads, with the tail reads
+    /// ([`crate::analysis::tail`]: the reverb's decay, damping and mix read off the free
+    /// decay after the playing stops). Models written before them load with this off.
+    #[serde(default)]
+    pub tail_reads: bool,
 }
 
 fn default_encoder_hop() -> usize {
@@ -48,14 +53,19 @@ fn default_encoder_hop() -> usize {
 
 impl Default for ModelSpec {
     fn default() -> Self {
-        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false }
+        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false, tail_reads: false }
     }
 }
 
 impl ModelSpec {
     /// Length of the encoder's second input: the echo cepstrum, the clip profiles, the
-    /// comb reads.
+    /// comb reads, the tail reads.
     pub fn profile_len(&self) -> usize {
+        self.tail_offset() + if self.tail_reads { tail::TAIL_LEN } else { 0 }
+    }
+
+    /// Where the tail reads start in the encoder's second input (after the comb reads).
+    pub fn tail_offset(&self) -> usize {
         self.comb_offset() + if self.comb_reads { comb::COMB_LEN } else { 0 }
     }
 

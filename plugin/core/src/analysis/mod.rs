@@ -11,6 +11,7 @@ pub mod loudness;
 pub mod mfcc;
 pub mod pitch;
 pub mod profiles;
+pub mod tail;
 
 pub use loudness::Loudness;
 pub use mfcc::Mfcc;
@@ -77,7 +78,8 @@ fn features_with(yin: Yin, signal: &[f32], spec: &ModelSpec) -> ChannelFeatures 
 /// What the z-encoder hears of a wet clip: MFCC frames every `spec.encoder_hop` samples
 /// (`[frames × spec.mfcc]`, frame-major) and the clip's echo profile followed, when
 /// `spec.clip_profiles`, by its clip profiles ([`profiles::clip_profiles`]) and, when
-/// `spec.comb_reads`, by its comb reads ([`comb::comb_reads`]) (`[spec.profile_len()]`).
+/// `spec.comb_reads`, by its comb reads ([`comb::comb_reads`]) and, when
+/// `spec.tail_reads`, by its tail reads ([`tail::tail_reads`]) (`[spec.profile_len()]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncoderInput {
     pub mfcc: Vec<f32>,
@@ -98,5 +100,8 @@ pub fn encoder_input(signal: &[f32], spec: &ModelSpec) -> EncoderInput {
         profile.extend(more);
     }
     profile.extend(comb.into_iter().flatten());
+    if spec.tail_reads {
+        profile.extend(tail::tail_reads(signal, sr));
+    }
     EncoderInput { mfcc, frames, echo: profile }
 }
