@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use burn::tensor::Tensor;
 use gddsp_core::inference::{Model, Normalization, DECODER_ONNX, ENCODER_ONNX, MODEL_JSON};
-use gddsp_core::analysis::comb::{FEEDBACK_READ, MIX_READ};
+use gddsp_core::analysis::comb::{COMB_LEN, FEEDBACK_READ, MIX_READ};
+use gddsp_core::analysis::tail;
 use gddsp_core::knobs::{Knob, KNOB_COUNT};
 use gddsp_train::ddsp::{device, tensor, values};
 use gddsp_train::export::{export, LoadedRun};
@@ -51,14 +52,17 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// A randomly initialised model exported to `dir`.
 fn exported(dir: &PathBuf) -> (DdspModel, ModelConfig) {
-    exported_with(dir, false)
+    exported_with(dir, false, false)
 }
 
-/// A randomly initialised model, with the comb head if `comb`, exported to `dir`.
-fn exported_with(dir: &PathBuf, comb: bool) -> (DdspModel, ModelConfig) {
+/// A randomly initialised model, with the comb head if `comb` and the tail head if
+/// `tail`, exported to `dir`.
+fn exported_with(dir: &PathBuf, comb: bool, tail: bool) -> (DdspModel, ModelConfig) {
     let mut cfg = ModelConfig::with_voices(6);
     cfg.spec.comb_reads = comb;
     cfg.comb_head = comb;
+    cfg.spec.tail_reads = tail;
+    cfg.tail_head = tail;
     let mut norm = unit_stats(&cfg);
     // ln D* standardised around 141 ms: the delay read inside the knob's range for inputs
     // in [−1, 1] (read 0.24–0.76), so the exported graph's clamp and gate are exercised.
@@ -69,9 +73,17 @@ fn exported_with(dir: &PathBuf, comb: bool) -> (DdspModel, ModelConfig) {
         (norm.echo_mean[at + MIX_READ], norm.echo_std[at + MIX_READ]) = (0.4, 0.2);
         (norm.echo_mean[at + FEEDBACK_READ], norm.echo_std[at + FEEDBACK_READ]) = (0.45, 0.2);
     }
+    // And the tail reads: decay 0.6–1.6 s, damping and mix 0.3–0.7.
+    if tail {
+        let at = cfg.spec.tail_offset();
+        (norm.echo_mean[at + tail::DECAY_READ], norm.echo_std[at + tail::DECAY_READ]) = (0.0, 0.5);
+        (norm.echo_mean[at + tail::DAMPING_READ], norm.echo_std[at + tail::DAMPING_READ]) = (0.5, 0.2);
+        (norm.echo_mean[at + tail::MIX_READ], norm.echo_std[at + tail::MIX_READ]) = (0.5, 0.2);
+    }
     let mut model = DdspModel::new(&cfg, &device());
     model.encoder = model.encoder.init_delay_read(&norm);
     model.encoder.comb_head = model.encoder.comb_head.map(|h| h.init_maps(&norm));
+    model.encoder.tail_head = model.encoder.tail_head.map(|h| h.init_maps(&norm));
     let mut train = TrainConfig::new(dir.join("no-data"));
     train.model = cfg.clone();
     let run = LoadedRun { config: train, norm, model, checkpoint: dir.join("random.bpk") };
@@ -81,14 +93,15 @@ fn exported_with(dir: &PathBuf, comb: bool) -> (DdspModel, ModelConfig) {
 
 #[test]
 fn exported_onnx_runs_in_tract_as_burn_runs_it() {
-    for comb in [false, true] {
-        parity(comb);
+    for (comb, tail) in [(false, false), (true, false), (true, true)] {
+        parity(comb, tail);
     }
 }
 
-fn parity(comb: bool) {
-    let dir = tmp(&format!("parity-{comb}"));
-    let (model, cfg) = exported_with(&dir, comb);
+fn parity(comb: bool, tail: bool) {
+    let dir = tmp(&format!("parity-{comb}-{tail}"));
+    let (model, cfg) = exported_with(&dir, comb, tail);
+    assert_eq!(cfg.spec.profile_len(), cfg.spec.comb_offset() + if comb { COMB_LEN } else { 0 } + if tail { tail::TAIL_LEN } else { 0 });
     let loaded = Model::load(&dir).unwrap();
     let d = device();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
@@ -102,8 +115,8 @@ fn parity(comb: bool) {
     let (z_b, k_b) = (values(z_b), values(k_b));
     assert_eq!(k_t.len(), KNOB_COUNT);
     let enc_err = max_diff(&z_b, &z_t).max(max_diff(&k_b, &k_t));
-    eprintln!("encoder (comb head: {comb}) burn vs tract: max abs error {enc_err:e}");
-    assert!(enc_err < 1e-4, "encoder (comb head: {comb}) burn vs tract: {enc_err}");
+    eprintln!("encoder (comb head: {comb}, tail head: {tail}) burn vs tract: max abs error {enc_err:e}");
+    assert!(enc_err < 1e-4, "encoder (comb head: {comb}, tail head: {tail}) burn vs tract: {enc_err}");
 
     // Decoder: 25 frames streamed one at a time vs burn over the whole sequence.
     let f = 25;
@@ -170,6 +183,15 @@ fn run(args: &[&str]) -> String {
     let mut out = Vec::new();
     gddsp_train::cli::run(std::iter::once("gddsp-train").chain(args.iter().copied()), &mut out).unwrap_or_else(|e| panic!("{args:?}: {e:?}"));
     String::from_utf8(out).unwrap()
+}
+
+/// The message of a command that must fail.
+fn run_err(args: &[&str]) -> String {
+    let mut out = Vec::new();
+    match gddsp_train::cli::run(std::iter::once("gddsp-train").chain(args.iter().copied()), &mut out) {
+        Ok(()) => panic!("{args:?} succeeded"),
+        Err(e) => format!("{e:?}"),
+    }
 }
 
 #[test]
@@ -269,6 +291,37 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     }
     assert!(moved > 1e-3, "the head changed neither the feedback nor the mix");
 
+    // The tail head goes on a run with the comb head, and changes the reverb's three
+    // knobs and nothing else.
+    let no_comb = run_err(&["tail-head", r, "--out", tmp("tail-no-comb").to_str().unwrap(), "--steps", "2"]);
+    assert!(no_comb.contains("comb head first"), "{no_comb}");
+    let with_tail = tmp("tail");
+    let said = run(&["tail-head", with_head.to_str().unwrap(), "--out", with_tail.to_str().unwrap(), "--steps", "4", "--batch", "2"]);
+    assert!(said.contains("tail head fitted"), "{said}");
+    let exported_tail = with_tail.join("export");
+    run(&["export", with_tail.to_str().unwrap(), "--out", exported_tail.to_str().unwrap()]);
+    let tailed = Model::load(&exported_tail).unwrap();
+    assert!(tailed.info.spec.tail_reads && tailed.info.spec.comb_reads);
+    let reverb = [Knob::ReverbDecayS as usize, Knob::ReverbDamping as usize, Knob::ReverbMix as usize];
+    let mut moved = 0f32;
+    for e in std::fs::read_dir(data.join("test")).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().ends_with("_wet.wav") {
+            let audio = gddsp_core::audio_io::load(&p).unwrap();
+            let (a, b) = (headed.analyze(&audio).unwrap(), tailed.analyze(&audio).unwrap());
+            assert!(max_diff(&a.z, &b.z) < 1e-5, "{}: z moved by {}", p.display(), max_diff(&a.z, &b.z));
+            for k in 0..KNOB_COUNT {
+                let d = (a.positions[k] - b.positions[k]).abs();
+                if reverb.contains(&k) {
+                    moved = moved.max(d);
+                } else {
+                    assert!(d < 1e-4, "{}: knob {k} moved from {} to {}", p.display(), a.positions[k], b.positions[k]);
+                }
+            }
+        }
+    }
+    assert!(moved > 1e-3, "the tail head changed none of the reverb's knobs");
+
     let report = run(&["eval", "--model", models.to_str().unwrap(), "--data", d, "--split", "test", "--limit", "2"]);
     assert!(report.contains("## Knobs"), "{report}");
     let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("eval.json")).unwrap()).unwrap();
@@ -277,7 +330,7 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     assert!(models.join("eval_knobs.png").exists() && models.join("eval_spectrograms.png").exists());
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join(MODEL_JSON)).unwrap()).unwrap();
     assert_eq!(info["eval"]["clips"], 2, "model.json carries the evaluation");
-    for dir in [data, runs, models, with_head] {
+    for dir in [data, runs, models, with_head, with_tail] {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

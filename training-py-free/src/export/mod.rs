@@ -107,7 +107,11 @@ pub fn encoder_onnx(model: &DdspModel, cfg: &ModelConfig) -> Vec<u8> {
         knobs = delay_read(&mut g, &knobs, &echo, read, cfg.spec.profile_len());
     }
     if let Some(head) = &e.comb_head {
-        knobs = comb_head(&mut g, &knobs, &z, &echo, head, cfg.spec.profile_len());
+        knobs = read_head(&mut g, &knobs, &z, &echo, head.offset, gddsp_core::analysis::comb::COMB_LEN, &head.hidden, &head.gates, &head.targets(), cfg.spec.profile_len());
+    }
+    if let Some(head) = &e.tail_head {
+        let len = gddsp_core::analysis::comb::COMB_LEN + gddsp_core::analysis::tail::TAIL_LEN;
+        knobs = read_head(&mut g, &knobs, &z, &echo, head.offset, len, &head.hidden, &head.gates, &head.targets(), cfg.spec.profile_len());
     }
     g.output(&z, "z", &[Dim::Fixed(1), Dim::Fixed(cfg.z_dim)]);
     g.output(&knobs, "knobs", &[Dim::Fixed(1), Dim::Fixed(gddsp_core::knobs::KNOB_COUNT)]);
@@ -128,24 +132,25 @@ fn delay_read(g: &mut Graph, out: &str, echo: &str, read: &crate::model::encoder
     gate_into(g, &knobs, &gate, &d, Knob::DelayTimeMs as usize)
 }
 
-/// The comb head ([`crate::model::encoder::CombHead`]) over `knobs` `[1, 9]`, `z` and the
-/// profiles `echo` `[1, P]` → knobs `[1, 9]` with the delay's mix and feedback gated.
-fn comb_head(g: &mut Graph, knobs: &str, z: &str, echo: &str, head: &crate::model::encoder::CombHead, profile_len: usize) -> String {
-    use gddsp_core::analysis::comb::{COMB_LEN, FEEDBACK_READ, MIX_READ};
-    use gddsp_core::knobs::Knob;
-    let select: Vec<f32> = (0..profile_len).flat_map(|r| (0..COMB_LEN).map(move |c| (r == head.offset + c) as i32 as f32)).collect();
-    let select = g.constant("select_comb", &[profile_len, COMB_LEN], select);
+/// A gated read head ([`crate::model::encoder::CombHead`], [`crate::model::encoder::TailHead`])
+/// over `knobs` `[1, 9]`, `z` and the profiles `echo` `[1, P]` → knobs `[1, 9]` with each
+/// target `(read, map, knob)` gated: the reads `echo[offset..offset + len]` and z through
+/// `hidden` and `gates`, as the model's `gated_reads`.
+#[allow(clippy::too_many_arguments)]
+fn read_head(g: &mut Graph, knobs: &str, z: &str, echo: &str, offset: usize, len: usize, hidden: &crate::model::dense::Dense, gates: &Linear, targets: &[(usize, &Linear, gddsp_core::knobs::Knob)], profile_len: usize) -> String {
+    let select: Vec<f32> = (0..profile_len).flat_map(|r| (0..len).map(move |c| (r == offset + c) as i32 as f32)).collect();
+    let select = g.constant("select_reads", &[profile_len, len], select);
     let reads = g.node("MatMul", &[echo, &select], vec![]);
     let x = g.node("Concat", &[&reads, z], vec![attr_int("axis", 1)]);
-    let x = dense(g, &x, &head.hidden);
-    let gates = linear(g, &x, &head.gates, 0.0);
-    let gates = g.node("Sigmoid", &[&gates], vec![]);
+    let x = dense(g, &x, hidden);
+    let gate_logits = linear(g, &x, gates, 0.0);
+    let gate_values = g.node("Sigmoid", &[&gate_logits], vec![]);
     let mut knobs = knobs.to_string();
-    for (gate_col, read, map, knob) in [(0, MIX_READ, &head.mix_map, Knob::DelayMix), (1, FEEDBACK_READ, &head.feedback_map, Knob::DelayFeedback)] {
-        let pick = one_hot_column(g, "pick_gate", 2, gate_col, 1.0);
-        let gate = g.node("MatMul", &[&gates, &pick], vec![]);
-        let d = clamped_read(g, echo, profile_len, head.offset + read, map);
-        knobs = gate_into(g, &knobs, &gate, &d, knob as usize);
+    for (gate_col, (read, map, knob)) in targets.iter().enumerate() {
+        let pick = one_hot_column(g, "pick_gate", targets.len(), gate_col, 1.0);
+        let gate = g.node("MatMul", &[&gate_values, &pick], vec![]);
+        let d = clamped_read(g, echo, profile_len, offset + read, map);
+        knobs = gate_into(g, &knobs, &gate, &d, *knob as usize);
     }
     knobs
 }
@@ -264,11 +269,15 @@ pub fn model_info(run: &LoadedRun, eval: Option<serde_json::Value>) -> gddsp_cor
     use gddsp_core::inference::{KnobRecord, ModelInfo, FORMAT, VERSION};
     let c = &run.config;
     let manifest = crate::data::corpus::Manifest::read(&c.data).ok();
+    let mut command = format!("gddsp-train train --data {} --out RUN --seed {} --steps {}", c.data.display(), c.seed, c.steps);
+    if c.comb_head_steps > 0 {
+        command += &format!(" && gddsp-train comb-head RUN --out RUN-comb --steps {}", c.comb_head_steps);
+    }
+    if c.tail_head_steps > 0 {
+        command += &format!(" && gddsp-train tail-head RUN-comb --out RUN-tail --steps {}", c.tail_head_steps);
+    }
     let training = serde_json::json!({
-        "command": match c.comb_head_steps {
-            0 => format!("gddsp-train train --data {} --out RUN --seed {} --steps {}", c.data.display(), c.seed, c.steps),
-            n => format!("gddsp-train train --data {} --out RUN --seed {} --steps {} && gddsp-train comb-head RUN --out RUN-comb --steps {n}", c.data.display(), c.seed, c.steps),
-        },
+        "command": command,
         "config": c,
         "checkpoint": run.checkpoint.file_name().map(|n| n.to_string_lossy().to_string()),
         "corpus": manifest.map(|m| serde_json::json!({

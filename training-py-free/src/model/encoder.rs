@@ -42,6 +42,18 @@
 //! what the reads cannot do alone: without a delay S₁ still reads the signal's own
 //! strongest repetition (0.1–0.4); the sharpness read and z tell the two apart.
 //!
+//! **Tail head** (models with `tail_head`, fitted by `gddsp-train tail-head` on a model
+//! with the comb head, everything else frozen): the reverb's decay, damping and mix are
+//! also read off the free decay after the playing stops ([`gddsp_core::analysis::tail`],
+//! after the comb reads), gated the same way. Its gates hear the comb reads too: a delay
+//! keeps the playing going after the stop and spoils the tail's line, so where the comb
+//! reads see a delay the FX decoder's own estimates should stay.
+//!
+//! ```text
+//! [g_decay, g_damp, g_mix] = σ(Linear(Dense([comb reads, tail reads, z])))
+//! u_k = g_k·clamp01(a_k·x_k + b_k) + (1 − g_k)·u_k,own     x: ln T₀, damping, mix reads
+//! ```
+//!
 //! Inputs arrive standardised with the training set's statistics ([`super::Stats`]).
 //! `u` is each knob's position along its skew (the knob table's normalized scale).
 
@@ -52,6 +64,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 use gddsp_core::inference::Normalization;
 use gddsp_core::analysis::comb::{COMB_LEN, FEEDBACK_READ, MIX_READ};
+use gddsp_core::analysis::tail::{self, TAIL_LEN};
 use gddsp_core::knobs::{Knob, KNOBS, KNOB_COUNT};
 
 use super::dense::Dense;
@@ -69,6 +82,7 @@ pub struct Encoder {
     pub fx_out: Linear,
     pub delay_read: Option<DelayRead>,
     pub comb_head: Option<CombHead>,
+    pub tail_head: Option<TailHead>,
 }
 
 /// The delay's mix and feedback read off the comb reads, gated (see the module doc).
@@ -111,6 +125,89 @@ fn clamp01(a: Tensor<2>) -> Tensor<2> {
 /// Width of the comb head's hidden layer.
 pub const COMB_HIDDEN: usize = 32;
 
+/// A gated read head's forward: the reads `echo[offset..offset + len]` and `z` through
+/// `hidden` and `gates` (one sigmoid gate per target); each target `(i, map, knob)` moves
+/// `knob` to `gate_t·clamp01(map(read i)) + (1 − gate_t)·own` (i relative to `offset`).
+fn gated_reads(knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>, offset: usize, len: usize, hidden: &Dense, gates: &Linear, targets: &[(usize, &Linear, Knob)]) -> Tensor<2> {
+    let [b, _] = knobs.dims();
+    let reads = echo.slice([0..b, offset..offset + len]);
+    let g = sigmoid(gates.forward(hidden.forward(Tensor::cat(vec![reads.clone(), z], 1))));
+    let mut knobs = knobs;
+    for (t, (i, map, knob)) in targets.iter().enumerate() {
+        let read = clamp01(map.forward(reads.clone().slice([0..b, *i..*i + 1])));
+        knobs = gate_into(knobs, *knob as usize, g.clone().slice([0..b, t..t + 1]), read);
+    }
+    knobs
+}
+
+/// The exact map from a standardised read (`mean`, `std` in the knob's own unit, or in
+/// ln of it for a log knob) to the knob's position: u = a·x + b.
+pub fn exact_map(knob: Knob, mean: f32, std: f32) -> (f32, f32) {
+    let spec = &KNOBS[knob as usize];
+    let value = |x: f32| if spec.skew == gddsp_core::knobs::Skew::Log { x.exp() } else { x };
+    (spec.normalize(value(mean + std)) - spec.normalize(value(mean)), spec.normalize(value(mean)))
+}
+
+/// Sets a 1 → 1 map to `u = a·x + b`.
+fn set_map(l: &mut Linear, (a, b): (f32, f32)) {
+    let device = l.weight.device();
+    l.weight = Param::from_tensor(crate::ddsp::tensor(vec![a], [1, 1], &device));
+    l.bias = Some(Param::from_tensor(crate::ddsp::tensor(vec![b], [1], &device)));
+}
+
+/// The reverb's decay, damping and mix read off the tail reads, gated (see the module doc).
+#[derive(Module, Debug)]
+pub struct TailHead {
+    pub hidden: Dense,
+    /// → the gates of the decay, damping and mix reads.
+    pub gates: Linear,
+    /// Standardised ln T₀ → the decay knob's position.
+    pub decay_map: Linear,
+    /// Standardised damping read → the damping knob's position.
+    pub damping_map: Linear,
+    /// Standardised mix read → the reverb mix knob's position.
+    pub mix_map: Linear,
+    /// Where the comb reads start in the encoder's second input (the tail reads follow).
+    pub offset: usize,
+}
+
+impl TailHead {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        TailHead {
+            hidden: Dense::new(COMB_LEN + TAIL_LEN + cfg.z_dim, COMB_HIDDEN, device),
+            gates: LinearConfig::new(COMB_HIDDEN, 3).init(device),
+            decay_map: LinearConfig::new(1, 1).init(device),
+            damping_map: LinearConfig::new(1, 1).init(device),
+            mix_map: LinearConfig::new(1, 1).init(device),
+            offset: cfg.spec.comb_offset(),
+        }
+    }
+
+    /// The reads (relative to `offset`), their maps and knobs, in gate order.
+    pub fn targets(&self) -> [(usize, &Linear, Knob); 3] {
+        [
+            (COMB_LEN + tail::DECAY_READ, &self.decay_map, Knob::ReverbDecayS),
+            (COMB_LEN + tail::DAMPING_READ, &self.damping_map, Knob::ReverbDamping),
+            (COMB_LEN + tail::MIX_READ, &self.mix_map, Knob::ReverbMix),
+        ]
+    }
+
+    /// Sets the maps to the exact ones for the training set's statistics.
+    pub fn init_maps(mut self, norm: &Normalization) -> Self {
+        let at = |i: usize| (norm.echo_mean[self.offset + i], norm.echo_std[self.offset + i]);
+        let ((dm, ds), (pm, ps), (mm, ms)) = (at(COMB_LEN + tail::DECAY_READ), at(COMB_LEN + tail::DAMPING_READ), at(COMB_LEN + tail::MIX_READ));
+        set_map(&mut self.decay_map, exact_map(Knob::ReverbDecayS, dm, ds));
+        set_map(&mut self.damping_map, exact_map(Knob::ReverbDamping, pm, ps));
+        set_map(&mut self.mix_map, exact_map(Knob::ReverbMix, mm, ms));
+        self
+    }
+
+    /// `knobs` `[B, 9]` with the reverb's decay, damping and mix gated against the reads.
+    pub fn forward(&self, knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
+        gated_reads(knobs, z, echo, self.offset, COMB_LEN + TAIL_LEN, &self.hidden, &self.gates, &self.targets())
+    }
+}
+
 impl CombHead {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
         CombHead {
@@ -125,34 +222,27 @@ impl CombHead {
     /// The exact map from a standardised read (`mean`, `std` in the knob's own unit) to
     /// the position of `knob` (a linear knob): u = a·x + b.
     pub fn exact_map(knob: Knob, mean: f32, std: f32) -> (f32, f32) {
-        let spec = &KNOBS[knob as usize];
-        debug_assert_eq!(spec.skew, gddsp_core::knobs::Skew::Linear, "the comb reads are affine in linear knobs only");
-        (spec.normalize(mean + std) - spec.normalize(mean), spec.normalize(mean))
+        debug_assert_eq!(KNOBS[knob as usize].skew, gddsp_core::knobs::Skew::Linear, "the comb reads are affine in linear knobs only");
+        exact_map(knob, mean, std)
+    }
+
+    /// The reads (relative to `offset`), their maps and knobs, in gate order.
+    pub fn targets(&self) -> [(usize, &Linear, Knob); 2] {
+        [(MIX_READ, &self.mix_map, Knob::DelayMix), (FEEDBACK_READ, &self.feedback_map, Knob::DelayFeedback)]
     }
 
     /// Sets both maps to the exact ones for the training set's statistics.
     pub fn init_maps(mut self, norm: &Normalization) -> Self {
-        let device = self.mix_map.weight.device();
-        let set = |l: &mut Linear, knob: Knob, at: usize| {
-            let (a, b) = Self::exact_map(knob, norm.echo_mean[at], norm.echo_std[at]);
-            l.weight = Param::from_tensor(crate::ddsp::tensor(vec![a], [1, 1], &device));
-            l.bias = Some(Param::from_tensor(crate::ddsp::tensor(vec![b], [1], &device)));
-        };
-        set(&mut self.mix_map, Knob::DelayMix, self.offset + MIX_READ);
-        set(&mut self.feedback_map, Knob::DelayFeedback, self.offset + FEEDBACK_READ);
+        let at = |i: usize| (norm.echo_mean[self.offset + i], norm.echo_std[self.offset + i]);
+        let ((mm, ms), (fm, fs)) = (at(MIX_READ), at(FEEDBACK_READ));
+        set_map(&mut self.mix_map, Self::exact_map(Knob::DelayMix, mm, ms));
+        set_map(&mut self.feedback_map, Self::exact_map(Knob::DelayFeedback, fm, fs));
         self
     }
 
     /// `knobs` `[B, 9]` with the delay's mix and feedback gated against the reads.
     pub fn forward(&self, knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
-        let [b, _] = knobs.dims();
-        let reads = echo.slice([0..b, self.offset..self.offset + COMB_LEN]);
-        let gates = sigmoid(self.gates.forward(self.hidden.forward(Tensor::cat(vec![reads.clone(), z], 1))));
-        let mix = clamp01(self.mix_map.forward(reads.clone().slice([0..b, MIX_READ..MIX_READ + 1])));
-        let feedback = clamp01(self.feedback_map.forward(reads.slice([0..b, FEEDBACK_READ..FEEDBACK_READ + 1])));
-        let gate = |i: usize| gates.clone().slice([0..b, i..i + 1]);
-        let knobs = gate_into(knobs, Knob::DelayMix as usize, gate(0), mix);
-        gate_into(knobs, Knob::DelayFeedback as usize, gate(1), feedback)
+        gated_reads(knobs, z, echo, self.offset, COMB_LEN, &self.hidden, &self.gates, &self.targets())
     }
 }
 
@@ -196,6 +286,7 @@ impl Encoder {
             fx_out: LinearConfig::new(h, KNOB_COUNT + cfg.delay_read as usize).init(device),
             delay_read: cfg.spec.strongest_echo_index().filter(|_| cfg.delay_read).map(|index| DelayRead { map: LinearConfig::new(1, 1).init(device), index }),
             comb_head: (cfg.comb_head && cfg.spec.comb_reads).then(|| CombHead::new(cfg, device)),
+            tail_head: (cfg.tail_head && cfg.spec.comb_reads && cfg.spec.tail_reads).then(|| TailHead::new(cfg, device)),
         }
     }
 
@@ -203,15 +294,26 @@ impl Encoder {
     /// encoder does not yet): the profile layer gets zero weights for the new inputs, so
     /// z and the knobs are unchanged, and a new comb head with exact maps is added.
     pub fn with_comb_head(mut self, cfg: &ModelConfig, norm: &Normalization) -> Self {
+        self.grow_profile_inputs(cfg.spec.profile_len());
+        self.comb_head = Some(CombHead::new(cfg, &self.echo_in.linear.weight.device()).init_maps(norm));
+        self
+    }
+
+    /// The same for the tail reads and the tail head (on an encoder with the comb head).
+    pub fn with_tail_head(mut self, cfg: &ModelConfig, norm: &Normalization) -> Self {
+        self.grow_profile_inputs(cfg.spec.profile_len());
+        self.tail_head = Some(TailHead::new(cfg, &self.echo_in.linear.weight.device()).init_maps(norm));
+        self
+    }
+
+    /// Zero weight rows in the profile layer for inputs `rows..grown`.
+    fn grow_profile_inputs(&mut self, grown: usize) {
         let w = self.echo_in.linear.weight.val();
         let device = w.device();
         let [rows, cols] = w.dims();
-        let grown = cfg.spec.profile_len();
-        assert!(grown >= rows, "the comb reads add inputs");
+        assert!(grown >= rows, "the new reads add inputs");
         let w = Tensor::cat(vec![w, Tensor::zeros([grown - rows, cols], &device)], 0).detach();
         self.echo_in.linear.weight = Param::from_tensor(w);
-        self.comb_head = Some(CombHead::new(cfg, &device).init_maps(norm));
-        self
     }
 
     /// Sets the delay read to the exact map for the training set's statistics (a new
@@ -240,14 +342,17 @@ impl Encoder {
     /// The FX decoder: `z` `[B, Z]` (and the standardised profiles `[B, P]` for the delay
     /// read) → knob positions `[B, 9]`.
     pub fn knobs(&self, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
-        let knobs = self.own_knobs(z.clone(), echo.clone());
-        match &self.comb_head {
-            Some(head) => head.forward(knobs, z, echo),
-            None => knobs,
+        let mut knobs = self.own_knobs(z.clone(), echo.clone());
+        if let Some(head) = &self.comb_head {
+            knobs = head.forward(knobs, z.clone(), echo.clone());
         }
+        if let Some(head) = &self.tail_head {
+            knobs = head.forward(knobs, z, echo);
+        }
+        knobs
     }
 
-    /// The FX decoder with the delay read, before the comb head.
+    /// The FX decoder with the delay read, before the read heads.
     fn own_knobs(&self, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
         let out = sigmoid(self.fx_out.forward(self.fx_hidden.forward(z)));
         let Some(read) = &self.delay_read else { return out };

@@ -33,12 +33,17 @@ pub struct ModelConfig {
     /// needs `spec.comb_reads`). Added to a trained model by `gddsp-train comb-head`.
     #[serde(default)]
     pub comb_head: bool,
+    /// The reverb's decay, damping and mix are also read off the tail reads
+    /// ([`encoder::TailHead`]; needs `spec.comb_reads` and `spec.tail_reads`). Added to a
+    /// model with the comb head by `gddsp-train tail-head`.
+    #[serde(default)]
+    pub tail_head: bool,
 }
 
 impl ModelConfig {
     /// The shipped sizes with `voices` oscillators (6; 1 for the monophonic ablation).
     pub fn with_voices(voices: usize) -> Self {
-        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128, delay_read: true, comb_head: false }
+        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128, delay_read: true, comb_head: false, tail_head: false }
     }
 }
 

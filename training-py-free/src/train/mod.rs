@@ -21,7 +21,7 @@
 //! checkpoint with the same batches the uninterrupted run would have drawn.
 
 pub mod batch;
-pub mod comb_head;
+pub mod read_heads;
 pub mod dataset;
 
 use std::io::Write;
@@ -89,6 +89,9 @@ pub struct TrainConfig {
     /// Steps of `gddsp-train comb-head` after training (0: the run has no comb head).
     #[serde(default)]
     pub comb_head_steps: u64,
+    /// Steps of `gddsp-train tail-head` after the comb head (0: the run has no tail head).
+    #[serde(default)]
+    pub tail_head_steps: u64,
     pub model: ModelConfig,
 }
 
@@ -115,6 +118,7 @@ impl TrainConfig {
             eq_augment: false,
             knob_decay: false,
             comb_head_steps: 0,
+            tail_head_steps: 0,
             model: ModelConfig::with_voices(6),
         }
     }

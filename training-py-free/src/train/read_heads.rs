@@ -1,14 +1,17 @@
-//! `gddsp-train comb-head RUN --out OUT`: fits the comb head
-//! ([`crate::model::encoder::CombHead`]) on a trained run, everything else frozen.
+//! `gddsp-train comb-head RUN --out OUT` and `gddsp-train tail-head RUN --out OUT`: fit a
+//! gated read head on a trained run, everything else frozen.
 //!
-//! The head reads the delay's mix and feedback off the cepstrum at the echo
-//! ([`gddsp_core::analysis::comb`]) and gates those reads against the FX decoder's own
-//! estimates. It is fitted after training, on the knob loss alone, for two reasons:
+//! The comb head ([`crate::model::encoder::CombHead`]) reads the delay's mix and feedback
+//! off the cepstrum at the echo ([`gddsp_core::analysis::comb`]); the tail head
+//! ([`crate::model::encoder::TailHead`], on a run that has the comb head) reads the
+//! reverb's decay, damping and mix off the free decay after the playing stops
+//! ([`gddsp_core::analysis::tail`]). Each gates its reads against the FX decoder's own
+//! estimates. A head is fitted after training, on the knob loss alone, for two reasons:
 //! z, the decoder and every other knob stay exactly as trained (the profile layer's new
 //! inputs get zero weights), so the spectral figures do not move; and it costs minutes,
 //! where retraining the model with the new input costs the whole recipe (about an hour).
 //!
-//! `OUT` is a run folder like any other (`train.json` with the comb reads and head
+//! `OUT` is a run folder like any other (`train.json` with the head's reads and the head
 //! switched on, `stats.json` with the new inputs' statistics, `best.bpk` chosen by the
 //! validation knob MAE, `metrics.jsonl`), so `gddsp-train export OUT` exports it.
 
@@ -28,9 +31,34 @@ use crate::data::progress_bar;
 use crate::ddsp::autodiff_device;
 use crate::export::load_run;
 
-/// Settings of the comb-head fit.
+/// Which head a fit adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    Comb,
+    Tail,
+}
+
+impl Head {
+    /// The command (and the metrics' stage name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Head::Comb => "comb-head",
+            Head::Tail => "tail-head",
+        }
+    }
+
+    /// What the head is called in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Head::Comb => "comb head",
+            Head::Tail => "tail head",
+        }
+    }
+}
+
+/// Settings of a head fit.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CombHeadConfig {
+pub struct HeadConfig {
     pub steps: u64,
     pub batch: usize,
     pub lr: f64,
@@ -39,57 +67,83 @@ pub struct CombHeadConfig {
     pub epoch_steps: u64,
 }
 
-impl Default for CombHeadConfig {
+impl Default for HeadConfig {
     fn default() -> Self {
-        CombHeadConfig { steps: 600, batch: 16, lr: 3e-3, seed: 1, epoch_steps: 100 }
+        HeadConfig { steps: 600, batch: 16, lr: 3e-3, seed: 1, epoch_steps: 100 }
     }
 }
 
 /// What the fit reports: the validation knob MAE before (the run as trained) and the best after.
-pub struct CombHeadSummary {
+pub struct HeadSummary {
     pub before: f64,
     pub best: f64,
     pub seconds: f64,
 }
 
-/// Fits the comb head on `run`'s best model and writes the run with it to `out`.
-pub fn fit_comb_head(run: &Path, out: &Path, cfg: &CombHeadConfig, progress: bool, log: &mut dyn Write) -> Result<CombHeadSummary, String> {
+/// Fits `head` on `run`'s best model and writes the run with it to `out`.
+pub fn fit_head(head: Head, run: &Path, out: &Path, cfg: &HeadConfig, progress: bool, log: &mut dyn Write) -> Result<HeadSummary, String> {
     let io = |p: &Path, e: &dyn std::fmt::Display| format!("{}: {e}", p.display());
     let device = autodiff_device();
     device.seed(cfg.seed);
     let loaded = load_run(run, &device)?;
-    if loaded.config.model.comb_head {
-        return Err(format!("{}: the run already has a comb head", run.display()));
+    let had = &loaded.config.model;
+    match head {
+        Head::Comb if had.comb_head => return Err(format!("{}: the run already has a comb head", run.display())),
+        Head::Tail if had.tail_head => return Err(format!("{}: the run already has a tail head", run.display())),
+        Head::Tail if !had.comb_head => return Err(format!("{}: the tail head's gates hear the comb reads; fit the comb head first (gddsp-train comb-head)", run.display())),
+        _ => {}
     }
     let mut tcfg = loaded.config.clone();
-    tcfg.model.spec.comb_reads = true;
-    tcfg.model.comb_head = true;
-    tcfg.comb_head_steps = cfg.steps;
+    match head {
+        Head::Comb => {
+            tcfg.model.spec.comb_reads = true;
+            tcfg.model.comb_head = true;
+            tcfg.comb_head_steps = cfg.steps;
+        }
+        Head::Tail => {
+            tcfg.model.spec.tail_reads = true;
+            tcfg.model.tail_head = true;
+            tcfg.tail_head_steps = cfg.steps;
+        }
+    }
     let spec = tcfg.model.spec.clone();
     let _ = writeln!(log, "loading {}", tcfg.data.display());
     let mut train_set = load_split(&tcfg.data.join("train"), &spec, progress).map_err(|e| e.to_string())?;
     let mut valid_set = load_split(&tcfg.data.join("valid"), &spec, progress).map_err(|e| e.to_string())?;
     // The run's own statistics for the inputs it was trained on; the training set's for
-    // the comb reads.
+    // the new reads.
     let fresh = statistics(&train_set, &spec);
-    let comb = spec.comb_offset()..spec.profile_len();
+    let had_len = had.spec.profile_len();
+    let new_reads = had_len..spec.profile_len();
     let mut norm: Normalization = loaded.norm.clone();
-    if norm.echo_mean.len() != spec.comb_offset() {
-        return Err(format!("{}: {} profile statistics, the model's spec has {}", run.join("stats.json").display(), norm.echo_mean.len(), spec.comb_offset()));
+    if norm.echo_mean.len() != had_len {
+        return Err(format!("{}: {} profile statistics, the model's spec has {had_len}", run.join("stats.json").display(), norm.echo_mean.len()));
     }
-    norm.echo_mean.extend_from_slice(&fresh.echo_mean[comb.clone()]);
-    norm.echo_std.extend_from_slice(&fresh.echo_std[comb]);
+    norm.echo_mean.extend_from_slice(&fresh.echo_mean[new_reads.clone()]);
+    norm.echo_std.extend_from_slice(&fresh.echo_std[new_reads]);
     standardise(&mut train_set, &norm, &spec);
     standardise(&mut valid_set, &norm, &spec);
 
     let mut model = loaded.model;
-    model.encoder = model.encoder.with_comb_head(&tcfg.model, &norm);
-    let head = model.encoder.comb_head.take();
-    // Without its head the grown encoder is the trained one (zero weights on the reads).
-    let before = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device).0;
-    // Everything but the head is frozen: only the head's parameters get gradients.
-    model = model.no_grad();
-    model.encoder.comb_head = head;
+    // Without its new head the grown encoder is the trained one (zero weights on the
+    // reads); everything but the new head is frozen: only its parameters get gradients.
+    let before;
+    match head {
+        Head::Comb => {
+            model.encoder = model.encoder.with_comb_head(&tcfg.model, &norm);
+            let fitted = model.encoder.comb_head.take();
+            before = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device).0;
+            model = model.no_grad();
+            model.encoder.comb_head = fitted;
+        }
+        Head::Tail => {
+            model.encoder = model.encoder.with_tail_head(&tcfg.model, &norm);
+            let fitted = model.encoder.tail_head.take();
+            before = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device).0;
+            model = model.no_grad();
+            model.encoder.tail_head = fitted;
+        }
+    }
 
     std::fs::create_dir_all(out).map_err(|e| io(out, &e))?;
     for (name, text) in [("train.json", serde_json::to_string_pretty(&tcfg).expect("config serialises")), ("stats.json", serde_json::to_string_pretty(&norm).expect("stats serialise"))] {
@@ -99,12 +153,12 @@ pub fn fit_comb_head(run: &Path, out: &Path, cfg: &CombHeadConfig, progress: boo
     let metrics_path = out.join("metrics.jsonl");
     let mut metrics = std::fs::File::create(&metrics_path).map_err(|e| io(&metrics_path, &e))?;
     let _ = writeln!(log, "validation knob MAE as trained: {before:.4}");
-    writeln!(metrics, "{}", serde_json::json!({"step": 0, "stage": "comb-head", "valid": {"knob_mae": before}})).map_err(|e| io(&metrics_path, &e))?;
+    writeln!(metrics, "{}", serde_json::json!({"step": 0, "stage": head.name(), "valid": {"knob_mae": before}})).map_err(|e| io(&metrics_path, &e))?;
 
     let train_arc = Arc::new(train_set);
     let rx = knob_batches(train_arc, norm.clone(), spec.clone(), cfg.seed, 0, cfg.steps, cfg.batch, tcfg.echo, false);
     let mut optim = AdamConfig::new().init();
-    let bar = progress_bar(cfg.steps, progress, "comb head");
+    let bar = progress_bar(cfg.steps, progress, head.label());
     let started = Instant::now();
     let mut best: Option<f64> = None;
     let mut acc = (0.0, 0);
@@ -123,7 +177,7 @@ pub fn fit_comb_head(run: &Path, out: &Path, cfg: &CombHeadConfig, progress: boo
         bar.inc(1);
         if (step + 1) % cfg.epoch_steps == 0 || step + 1 == cfg.steps {
             let (mae, per_knob) = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device);
-            let line = serde_json::json!({"step": step + 1, "stage": "comb-head", "train_knob_l1": acc.0 / acc.1 as f64, "valid": {"knob_mae": mae, "knob_mae_per_knob": per_knob.to_vec()}, "seconds": started.elapsed().as_secs_f64()});
+            let line = serde_json::json!({"step": step + 1, "stage": head.name(), "train_knob_l1": acc.0 / acc.1 as f64, "valid": {"knob_mae": mae, "knob_mae_per_knob": per_knob.to_vec()}, "seconds": started.elapsed().as_secs_f64()});
             acc = (0.0, 0);
             writeln!(metrics, "{line}").map_err(|e| io(&metrics_path, &e))?;
             bar.suspend(|| {
@@ -136,5 +190,5 @@ pub fn fit_comb_head(run: &Path, out: &Path, cfg: &CombHeadConfig, progress: boo
         }
     }
     bar.finish_and_clear();
-    Ok(CombHeadSummary { before, best: best.unwrap_or(before), seconds: started.elapsed().as_secs_f64() })
+    Ok(HeadSummary { before, best: best.unwrap_or(before), seconds: started.elapsed().as_secs_f64() })
 }
