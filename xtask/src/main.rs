@@ -131,11 +131,13 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
     }
     // The comb head on each trained run (minutes; the rest of each model stays as trained),
     // so the ablations' knob columns compare like with like.
+    // Then the tail head on each (the reverb read off the free decay after the playing).
     for name in ["main", "mono", "clean-only"] {
         run(&["comb-head", &format!("{runs}/{name}"), "--out", &format!("{runs}/{name}-comb")])?;
+        run(&["tail-head", &format!("{runs}/{name}-comb"), "--out", &format!("{runs}/{name}-tail")])?;
     }
-    run(&["export", &format!("{runs}/main-comb"), "--out", "models"])?;
-    run(&["export", &format!("{runs}/mono-comb"), "--out", &format!("{runs}/mono-comb/export")])?;
-    run(&["export", &format!("{runs}/clean-only-comb"), "--out", &format!("{runs}/clean-only-comb/export")])?;
-    run(&["eval", "--model", "models", "--data", &corpus, "--split", "test", "--mono", &format!("{runs}/mono-comb/export"), "--clean-only", &format!("{runs}/clean-only-comb/export")])
+    run(&["export", &format!("{runs}/main-tail"), "--out", "models"])?;
+    run(&["export", &format!("{runs}/mono-tail"), "--out", &format!("{runs}/mono-tail/export")])?;
+    run(&["export", &format!("{runs}/clean-only-tail"), "--out", &format!("{runs}/clean-only-tail/export")])?;
+    run(&["eval", "--model", "models", "--data", &corpus, "--split", "test", "--mono", &format!("{runs}/mono-tail/export"), "--clean-only", &format!("{runs}/clean-only-tail/export")])
 }
