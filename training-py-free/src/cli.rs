@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -174,41 +174,11 @@ enum Command {
     },
     /// Fits the comb head on a trained run (the delay's mix and feedback read off the
     /// cepstrum at the echo, gated; everything else frozen) and writes the run with it to OUT.
-    CombHead {
-        /// The run folder made by `train`.
-        run: PathBuf,
-        /// The new run folder (export it like any other).
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 600)]
-        steps: u64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Re-rendered clips per step.
-        #[arg(long, default_value_t = 16)]
-        batch: usize,
-        #[arg(long, default_value_t = 3e-3)]
-        lr: f64,
-    },
+    CombHead(HeadArgs),
     /// Fits the tail head on a run with the comb head (the reverb's decay, damping and mix
     /// read off the free decay after the playing stops, gated; everything else frozen) and
     /// writes the run with it to OUT.
-    TailHead {
-        /// The run folder made by `comb-head`.
-        run: PathBuf,
-        /// The new run folder (export it like any other).
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 600)]
-        steps: u64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Re-rendered clips per step.
-        #[arg(long, default_value_t = 16)]
-        batch: usize,
-        #[arg(long, default_value_t = 3e-3)]
-        lr: f64,
-    },
+    TailHead(HeadArgs),
     /// Exports a run as encoder.onnx, decoder.onnx and model.json.
     Export {
         /// The run folder made by `train`.
@@ -448,8 +418,8 @@ where
             let summary = train(&cfg, &run, resume, stop_after, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
             writeln!(out, "trained {} steps in {:.0} s; best validation score {:.4}; run in {}", summary.steps, summary.seconds, summary.best_valid.unwrap_or(f64::NAN), run.display()).context("writing to stdout")?;
         }
-        Command::CombHead { run, out: dir, steps, seed, batch, lr } => fit_head_command(Head::Comb, &run, &dir, HeadConfig { steps, seed, batch, lr, ..HeadConfig::default() }, out)?,
-        Command::TailHead { run, out: dir, steps, seed, batch, lr } => fit_head_command(Head::Tail, &run, &dir, HeadConfig { steps, seed, batch, lr, ..HeadConfig::default() }, out)?,
+        Command::CombHead(args) => fit_head_command(Head::Comb, args, out)?,
+        Command::TailHead(args) => fit_head_command(Head::Tail, args, out)?,
         Command::Export { run, out: dir } => {
             let loaded = load_run(&run, &crate::ddsp::device()).map_err(|e| anyhow::anyhow!(e))?;
             export(&loaded, &dir, None).map_err(|e| anyhow::anyhow!(e))?;
@@ -547,9 +517,29 @@ where
     Ok(())
 }
 
-/// `comb-head` / `tail-head`: fits `head` on `run` into `dir` and says how the validation
+/// The arguments of `comb-head` and `tail-head`.
+#[derive(Debug, clap::Args)]
+struct HeadArgs {
+    /// The run folder (made by `train` for the comb head, by `comb-head` for the tail head).
+    run: PathBuf,
+    /// The new run folder (export it like any other).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 600)]
+    steps: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Re-rendered clips per step.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    #[arg(long, default_value_t = 3e-3)]
+    lr: f64,
+}
+
+/// `comb-head` / `tail-head`: fits `head` on the run into OUT and says how the validation
 /// knob MAE moved.
-fn fit_head_command(head: Head, run: &Path, dir: &Path, cfg: HeadConfig, out: &mut dyn Write) -> anyhow::Result<()> {
-    let s = fit_head(head, run, dir, &cfg, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
-    writeln!(out, "{} fitted in {:.0} s: validation knob MAE {:.4} as trained, {:.4} with the head; run in {}", head.label(), s.seconds, s.before, s.best, dir.display()).context("writing to stdout")
+fn fit_head_command(head: Head, a: HeadArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let cfg = HeadConfig { steps: a.steps, seed: a.seed, batch: a.batch, lr: a.lr, ..HeadConfig::default() };
+    let s = fit_head(head, &a.run, &a.out, &cfg, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
+    writeln!(out, "{} fitted in {:.0} s: validation knob MAE {:.4} as trained, {:.4} with the head; run in {}", head.label(), s.seconds, s.before, s.best, a.out.display()).context("writing to stdout")
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::Tensor;
 use gddsp_core::inference::{Model, Normalization, DECODER_ONNX, ENCODER_ONNX, MODEL_JSON};
@@ -185,6 +185,29 @@ fn run(args: &[&str]) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// How far a read head moves `knobs` on the corpus's test clips (the largest change), from
+/// `before` (without the head) to `after`; z and every other knob must stay.
+fn head_moves(data: &Path, before: &Model, after: &Model, knobs: &[Knob]) -> f32 {
+    let mut moved = 0f32;
+    for e in std::fs::read_dir(data.join("test")).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().ends_with("_wet.wav") {
+            let audio = gddsp_core::audio_io::load(&p).unwrap();
+            let (a, b) = (before.analyze(&audio).unwrap(), after.analyze(&audio).unwrap());
+            assert!(max_diff(&a.z, &b.z) < 1e-5, "{}: z moved by {}", p.display(), max_diff(&a.z, &b.z));
+            for k in 0..KNOB_COUNT {
+                let d = (a.positions[k] - b.positions[k]).abs();
+                if knobs.iter().any(|&h| h as usize == k) {
+                    moved = moved.max(d);
+                } else {
+                    assert!(d < 1e-4, "{}: knob {k} moved from {} to {}", p.display(), a.positions[k], b.positions[k]);
+                }
+            }
+        }
+    }
+    moved
+}
+
 /// The message of a command that must fail.
 fn run_err(args: &[&str]) -> String {
     let mut out = Vec::new();
@@ -274,21 +297,7 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     run(&["export", with_head.to_str().unwrap(), "--out", exported_head.to_str().unwrap()]);
     let headed = Model::load(&exported_head).unwrap();
     assert!(headed.info.spec.comb_reads && !model.info.spec.comb_reads);
-    let (f, m) = (Knob::DelayFeedback as usize, Knob::DelayMix as usize);
-    let mut moved = 0f32;
-    for e in std::fs::read_dir(data.join("test")).unwrap() {
-        let p = e.unwrap().path();
-        if p.to_string_lossy().ends_with("_wet.wav") {
-            let audio = gddsp_core::audio_io::load(&p).unwrap();
-            let (a, b) = (model.analyze(&audio).unwrap(), headed.analyze(&audio).unwrap());
-            assert!(max_diff(&a.z, &b.z) < 1e-5, "{}: z moved by {}", p.display(), max_diff(&a.z, &b.z));
-            let (ua, ub) = (a.positions, b.positions);
-            for k in (0..KNOB_COUNT).filter(|&k| k != f && k != m) {
-                assert!((ua[k] - ub[k]).abs() < 1e-4, "{}: knob {k} moved from {} to {}", p.display(), ua[k], ub[k]);
-            }
-            moved = moved.max((ua[f] - ub[f]).abs()).max((ua[m] - ub[m]).abs());
-        }
-    }
+    let moved = head_moves(&data, &model, &headed, &[Knob::DelayFeedback, Knob::DelayMix]);
     assert!(moved > 1e-3, "the head changed neither the feedback nor the mix");
 
     // The tail head goes on a run with the comb head, and changes the reverb's three
@@ -302,24 +311,7 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     run(&["export", with_tail.to_str().unwrap(), "--out", exported_tail.to_str().unwrap()]);
     let tailed = Model::load(&exported_tail).unwrap();
     assert!(tailed.info.spec.tail_reads && tailed.info.spec.comb_reads);
-    let reverb = [Knob::ReverbDecayS as usize, Knob::ReverbDamping as usize, Knob::ReverbMix as usize];
-    let mut moved = 0f32;
-    for e in std::fs::read_dir(data.join("test")).unwrap() {
-        let p = e.unwrap().path();
-        if p.to_string_lossy().ends_with("_wet.wav") {
-            let audio = gddsp_core::audio_io::load(&p).unwrap();
-            let (a, b) = (headed.analyze(&audio).unwrap(), tailed.analyze(&audio).unwrap());
-            assert!(max_diff(&a.z, &b.z) < 1e-5, "{}: z moved by {}", p.display(), max_diff(&a.z, &b.z));
-            for k in 0..KNOB_COUNT {
-                let d = (a.positions[k] - b.positions[k]).abs();
-                if reverb.contains(&k) {
-                    moved = moved.max(d);
-                } else {
-                    assert!(d < 1e-4, "{}: knob {k} moved from {} to {}", p.display(), a.positions[k], b.positions[k]);
-                }
-            }
-        }
-    }
+    let moved = head_moves(&data, &headed, &tailed, &[Knob::ReverbDecayS, Knob::ReverbDamping, Knob::ReverbMix]);
     assert!(moved > 1e-3, "the tail head changed none of the reverb's knobs");
 
     let report = run(&["eval", "--model", models.to_str().unwrap(), "--data", d, "--split", "test", "--limit", "2"]);

@@ -127,23 +127,16 @@ pub fn fit_head(head: Head, run: &Path, out: &Path, cfg: &HeadConfig, progress: 
     let mut model = loaded.model;
     // Without its new head the grown encoder is the trained one (zero weights on the
     // reads); everything but the new head is frozen: only its parameters get gradients.
-    let before;
-    match head {
-        Head::Comb => {
-            model.encoder = model.encoder.with_comb_head(&tcfg.model, &norm);
-            let fitted = model.encoder.comb_head.take();
-            before = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device).0;
-            model = model.no_grad();
-            model.encoder.comb_head = fitted;
-        }
-        Head::Tail => {
-            model.encoder = model.encoder.with_tail_head(&tcfg.model, &norm);
-            let fitted = model.encoder.tail_head.take();
-            before = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device).0;
-            model = model.no_grad();
-            model.encoder.tail_head = fitted;
-        }
-    }
+    model.encoder = match head {
+        Head::Comb => model.encoder.with_comb_head(&tcfg.model, &norm),
+        Head::Tail => model.encoder.with_tail_head(&tcfg.model, &norm),
+    };
+    let comb = if head == Head::Comb { model.encoder.comb_head.take() } else { None };
+    let tail = if head == Head::Tail { model.encoder.tail_head.take() } else { None };
+    let before = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device).0;
+    model = model.no_grad();
+    model.encoder.comb_head = model.encoder.comb_head.take().or(comb);
+    model.encoder.tail_head = model.encoder.tail_head.take().or(tail);
 
     std::fs::create_dir_all(out).map_err(|e| io(out, &e))?;
     for (name, text) in [("train.json", serde_json::to_string_pretty(&tcfg).expect("config serialises")), ("stats.json", serde_json::to_string_pretty(&norm).expect("stats serialise"))] {
