@@ -40,6 +40,11 @@ pub struct ModelSpec {
     /// load with this off.
     #[serde(default)]
     pub comb_reads: bool,
+    /// The comb reads are divided by the share of the clip whose echoes fall inside it
+    /// ([`crate::analysis::comb::covered_comb_reads`]). Models written before it read
+    /// them uncovered.
+    #[serde(default)]
+    pub comb_coverage: bool,
     /// The encoder's second input ends, after the comb reads, with the tail reads
     /// ([`crate::analysis::tail`]: the reverb's decay, damping and mix read off the free
     /// decay after the playing stops). Models written before them load with this off.
@@ -53,7 +58,7 @@ fn default_encoder_hop() -> usize {
 
 impl Default for ModelSpec {
     fn default() -> Self {
-        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false, tail_reads: false }
+        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false, comb_coverage: false, tail_reads: false }
     }
 }
 

@@ -94,7 +94,10 @@ pub fn encoder_input(signal: &[f32], spec: &ModelSpec) -> EncoderInput {
     let sr = spec.sample_rate as f32;
     let cepstrum = echo::cepstrum(signal);
     let mut profile = echo::profile_of(&cepstrum, sr, &spec.echo);
-    let comb = spec.comb_reads.then(|| comb::comb_reads(&cepstrum, &profile, sr, &spec.echo));
+    let comb = spec.comb_reads.then(|| match spec.comb_coverage {
+        true => comb::covered_comb_reads(signal, &cepstrum, &profile, sr, &spec.echo),
+        false => comb::comb_reads(&cepstrum, &profile, sr, &spec.echo),
+    });
     if spec.clip_profiles {
         let more = profiles::clip_profiles(signal, sr, &profile, &spec.echo);
         profile.extend(more);
