@@ -144,8 +144,11 @@ fn gated_reads(knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>, offset: usize, l
 /// ln of it for a log knob) to the knob's position: u = a·x + b.
 pub fn exact_map(knob: Knob, mean: f32, std: f32) -> (f32, f32) {
     let spec = &KNOBS[knob as usize];
-    let value = |x: f32| if spec.skew == gddsp_core::knobs::Skew::Log { x.exp() } else { x };
-    (spec.normalize(value(mean + std)) - spec.normalize(value(mean)), spec.normalize(value(mean)))
+    match spec.skew {
+        gddsp_core::knobs::Skew::Linear => (spec.normalize(mean + std) - spec.normalize(mean), spec.normalize(mean)),
+        // The position is affine in ln of the value: b = u(e^mean), a = u(min·e^std).
+        gddsp_core::knobs::Skew::Log => (spec.normalize(spec.min * std.exp()), spec.normalize(mean.exp())),
+    }
 }
 
 /// Sets a 1 → 1 map to `u = a·x + b`.
@@ -261,9 +264,8 @@ impl DelayRead {
     /// Both come from the knob table's own `normalize` (the skew is logarithmic, so the
     /// position is affine in ln D): b = u(e^mean), a = u(min·e^std).
     pub fn exact_map(mean: f32, std: f32) -> (f32, f32) {
-        let spec = &KNOBS[Knob::DelayTimeMs as usize];
-        debug_assert_eq!(spec.skew, gddsp_core::knobs::Skew::Log, "the read is affine in ln D only on a log skew");
-        (spec.normalize(spec.min * std.exp()), spec.normalize(mean.exp()))
+        debug_assert_eq!(KNOBS[Knob::DelayTimeMs as usize].skew, gddsp_core::knobs::Skew::Log, "the read is affine in ln D only on a log skew");
+        exact_map(Knob::DelayTimeMs, mean, std)
     }
 
     /// The read, clamped to the knob's range: `echo` `[B, P]` → `[B, 1]`.
@@ -320,10 +322,7 @@ impl Encoder {
     /// model; a loaded one keeps its trained map).
     pub fn init_delay_read(mut self, norm: &Normalization) -> Self {
         if let Some(read) = self.delay_read.as_mut() {
-            let device = read.map.weight.device();
-            let (a, b) = DelayRead::exact_map(norm.echo_mean[read.index], norm.echo_std[read.index]);
-            read.map.weight = Param::from_tensor(crate::ddsp::tensor(vec![a], [1, 1], &device));
-            read.map.bias = Some(Param::from_tensor(crate::ddsp::tensor(vec![b], [1], &device)));
+            set_map(&mut read.map, DelayRead::exact_map(norm.echo_mean[read.index], norm.echo_std[read.index]));
         }
         self
     }
