@@ -52,14 +52,15 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// A randomly initialised model exported to `dir`.
 fn exported(dir: &PathBuf) -> (DdspModel, ModelConfig) {
-    exported_with(dir, false, false)
+    exported_with(dir, false, false, false)
 }
 
-/// A randomly initialised model, with the comb head if `comb` and the tail head if
-/// `tail`, exported to `dir`.
-fn exported_with(dir: &PathBuf, comb: bool, tail: bool) -> (DdspModel, ModelConfig) {
+/// A randomly initialised model, with the comb head if `comb` (hearing the persistence
+/// if `persistence`) and the tail head if `tail`, exported to `dir`.
+fn exported_with(dir: &PathBuf, comb: bool, tail: bool, persistence: bool) -> (DdspModel, ModelConfig) {
     let mut cfg = ModelConfig::with_voices(6);
     cfg.spec.comb_reads = comb;
+    cfg.spec.comb_persistence = persistence;
     cfg.comb_head = comb;
     cfg.spec.tail_reads = tail;
     cfg.tail_head = tail;
@@ -93,15 +94,16 @@ fn exported_with(dir: &PathBuf, comb: bool, tail: bool) -> (DdspModel, ModelConf
 
 #[test]
 fn exported_onnx_runs_in_tract_as_burn_runs_it() {
-    for (comb, tail) in [(false, false), (true, false), (true, true)] {
-        parity(comb, tail);
+    for (comb, tail, persistence) in [(false, false, false), (true, false, false), (true, true, false), (true, true, true)] {
+        parity(comb, tail, persistence);
     }
 }
 
-fn parity(comb: bool, tail: bool) {
-    let dir = tmp(&format!("parity-{comb}-{tail}"));
-    let (model, cfg) = exported_with(&dir, comb, tail);
-    assert_eq!(cfg.spec.profile_len(), cfg.spec.comb_offset() + if comb { COMB_LEN } else { 0 } + if tail { tail::TAIL_LEN } else { 0 });
+fn parity(comb: bool, tail: bool, persistence: bool) {
+    let dir = tmp(&format!("parity-{comb}-{tail}-{persistence}"));
+    let (model, cfg) = exported_with(&dir, comb, tail, persistence);
+    let comb_len = if comb { COMB_LEN + persistence as usize } else { 0 };
+    assert_eq!(cfg.spec.profile_len(), cfg.spec.comb_offset() + comb_len + if tail { tail::TAIL_LEN } else { 0 });
     let loaded = Model::load(&dir).unwrap();
     let d = device();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);

@@ -45,6 +45,10 @@ pub struct ModelSpec {
     /// them uncovered.
     #[serde(default)]
     pub comb_coverage: bool,
+    /// The comb reads end with the echo's persistence over the clip's segments
+    /// ([`crate::analysis::comb::persistence`]). Models written before it have five.
+    #[serde(default)]
+    pub comb_persistence: bool,
     /// The encoder's second input ends, after the comb reads, with the tail reads
     /// ([`crate::analysis::tail`]: the reverb's decay, damping and mix read off the free
     /// decay after the playing stops). Models written before them load with this off.
@@ -58,7 +62,7 @@ fn default_encoder_hop() -> usize {
 
 impl Default for ModelSpec {
     fn default() -> Self {
-        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false, comb_coverage: false, tail_reads: false }
+        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false, comb_coverage: false, comb_persistence: false, tail_reads: false }
     }
 }
 
@@ -71,7 +75,12 @@ impl ModelSpec {
 
     /// Where the tail reads start in the encoder's second input (after the comb reads).
     pub fn tail_offset(&self) -> usize {
-        self.comb_offset() + if self.comb_reads { comb::COMB_LEN } else { 0 }
+        self.comb_offset() + if self.comb_reads { self.comb_len() } else { 0 }
+    }
+
+    /// Values in the comb reads when the model has them.
+    pub fn comb_len(&self) -> usize {
+        comb::COMB_LEN + self.comb_persistence as usize
     }
 
     /// Where the comb reads start in the encoder's second input (after the clip profiles).

@@ -107,10 +107,10 @@ pub fn encoder_onnx(model: &DdspModel, cfg: &ModelConfig) -> Vec<u8> {
         knobs = delay_read(&mut g, &knobs, &echo, read, cfg.spec.profile_len());
     }
     if let Some(head) = &e.comb_head {
-        knobs = read_head(&mut g, &knobs, &z, &echo, head.offset, gddsp_core::analysis::comb::COMB_LEN, &head.hidden, &head.gates, &head.targets(), cfg.spec.profile_len());
+        knobs = read_head(&mut g, &knobs, &z, &echo, head.offset, head.len, &head.hidden, &head.gates, &head.targets(), cfg.spec.profile_len());
     }
     if let Some(head) = &e.tail_head {
-        let len = gddsp_core::analysis::comb::COMB_LEN + gddsp_core::analysis::tail::TAIL_LEN;
+        let len = head.comb_len + gddsp_core::analysis::tail::TAIL_LEN;
         knobs = read_head(&mut g, &knobs, &z, &echo, head.offset, len, &head.hidden, &head.gates, &head.targets(), cfg.spec.profile_len());
     }
     g.output(&z, "z", &[Dim::Fixed(1), Dim::Fixed(cfg.z_dim)]);

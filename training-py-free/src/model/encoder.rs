@@ -63,7 +63,7 @@ use burn::module::Param;
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 use gddsp_core::inference::Normalization;
-use gddsp_core::analysis::comb::{COMB_LEN, FEEDBACK_READ, MIX_READ};
+use gddsp_core::analysis::comb::{FEEDBACK_READ, MIX_READ};
 use gddsp_core::analysis::tail::{self, TAIL_LEN};
 use gddsp_core::knobs::{Knob, KNOBS, KNOB_COUNT};
 
@@ -97,6 +97,8 @@ pub struct CombHead {
     pub feedback_map: Linear,
     /// Where the comb reads start in the encoder's second input.
     pub offset: usize,
+    /// How many comb reads the gates hear (the spec's `comb_len`).
+    pub len: usize,
 }
 
 /// `knobs` `[B, N]` with column `col` moved to `gate·read + (1 − gate)·knobs[col]`
@@ -172,33 +174,37 @@ pub struct TailHead {
     pub mix_map: Linear,
     /// Where the comb reads start in the encoder's second input (the tail reads follow).
     pub offset: usize,
+    /// How many comb reads come before the tail reads (the spec's `comb_len`).
+    pub comb_len: usize,
 }
 
 impl TailHead {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
         TailHead {
-            hidden: Dense::new(COMB_LEN + TAIL_LEN + cfg.z_dim, COMB_HIDDEN, device),
+            hidden: Dense::new(cfg.spec.comb_len() + TAIL_LEN + cfg.z_dim, COMB_HIDDEN, device),
             gates: LinearConfig::new(COMB_HIDDEN, 3).init(device),
             decay_map: LinearConfig::new(1, 1).init(device),
             damping_map: LinearConfig::new(1, 1).init(device),
             mix_map: LinearConfig::new(1, 1).init(device),
             offset: cfg.spec.comb_offset(),
+            comb_len: cfg.spec.comb_len(),
         }
     }
 
     /// The reads (relative to `offset`), their maps and knobs, in gate order.
     pub fn targets(&self) -> [(usize, &Linear, Knob); 3] {
         [
-            (COMB_LEN + tail::DECAY_READ, &self.decay_map, Knob::ReverbDecayS),
-            (COMB_LEN + tail::DAMPING_READ, &self.damping_map, Knob::ReverbDamping),
-            (COMB_LEN + tail::MIX_READ, &self.mix_map, Knob::ReverbMix),
+            (self.comb_len + tail::DECAY_READ, &self.decay_map, Knob::ReverbDecayS),
+            (self.comb_len + tail::DAMPING_READ, &self.damping_map, Knob::ReverbDamping),
+            (self.comb_len + tail::MIX_READ, &self.mix_map, Knob::ReverbMix),
         ]
     }
 
     /// Sets the maps to the exact ones for the training set's statistics.
     pub fn init_maps(mut self, norm: &Normalization) -> Self {
         let at = |i: usize| (norm.echo_mean[self.offset + i], norm.echo_std[self.offset + i]);
-        let ((dm, ds), (pm, ps), (mm, ms)) = (at(COMB_LEN + tail::DECAY_READ), at(COMB_LEN + tail::DAMPING_READ), at(COMB_LEN + tail::MIX_READ));
+        let c = self.comb_len;
+        let ((dm, ds), (pm, ps), (mm, ms)) = (at(c + tail::DECAY_READ), at(c + tail::DAMPING_READ), at(c + tail::MIX_READ));
         set_map(&mut self.decay_map, exact_map(Knob::ReverbDecayS, dm, ds));
         set_map(&mut self.damping_map, exact_map(Knob::ReverbDamping, pm, ps));
         set_map(&mut self.mix_map, exact_map(Knob::ReverbMix, mm, ms));
@@ -207,18 +213,19 @@ impl TailHead {
 
     /// `knobs` `[B, 9]` with the reverb's decay, damping and mix gated against the reads.
     pub fn forward(&self, knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
-        gated_reads(knobs, z, echo, self.offset, COMB_LEN + TAIL_LEN, &self.hidden, &self.gates, &self.targets())
+        gated_reads(knobs, z, echo, self.offset, self.comb_len + TAIL_LEN, &self.hidden, &self.gates, &self.targets())
     }
 }
 
 impl CombHead {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
         CombHead {
-            hidden: Dense::new(COMB_LEN + cfg.z_dim, COMB_HIDDEN, device),
+            hidden: Dense::new(cfg.spec.comb_len() + cfg.z_dim, COMB_HIDDEN, device),
             gates: LinearConfig::new(COMB_HIDDEN, 2).init(device),
             mix_map: LinearConfig::new(1, 1).init(device),
             feedback_map: LinearConfig::new(1, 1).init(device),
             offset: cfg.spec.comb_offset(),
+            len: cfg.spec.comb_len(),
         }
     }
 
@@ -245,7 +252,7 @@ impl CombHead {
 
     /// `knobs` `[B, 9]` with the delay's mix and feedback gated against the reads.
     pub fn forward(&self, knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
-        gated_reads(knobs, z, echo, self.offset, COMB_LEN, &self.hidden, &self.gates, &self.targets())
+        gated_reads(knobs, z, echo, self.offset, self.len, &self.hidden, &self.gates, &self.targets())
     }
 }
 

@@ -98,6 +98,7 @@ pub fn fit_head(head: Head, run: &Path, out: &Path, cfg: &HeadConfig, progress: 
         Head::Comb => {
             tcfg.model.spec.comb_reads = true;
             tcfg.model.spec.comb_coverage = true;
+            tcfg.model.spec.comb_persistence = true;
             tcfg.model.comb_head = true;
             tcfg.comb_head_steps = cfg.steps;
         }

@@ -62,19 +62,28 @@ pub fn cepstrum(signal: &[f32]) -> Vec<f32> {
     buf[..signal.len()].copy_from_slice(signal);
     let mut spectrum = vec![Complex32::default(); m / 2 + 1];
     forward.process(&mut buf, &mut spectrum).expect("sizes from the planner");
-    let mean_power = spectrum.iter().map(|c| c.norm_sqr() as f64).sum::<f64>() / spectrum.len() as f64;
-    if !(mean_power > 0.0 && mean_power.is_finite()) {
+    if !log_power_in_place(&mut spectrum) {
         return vec![0.0; m / 2 + 1];
-    }
-    let floor = (1e-6 * mean_power) as f32;
-    for c in spectrum.iter_mut() {
-        *c = Complex32::new((c.norm_sqr() + floor).ln(), 0.0);
     }
     inverse.process(&mut spectrum, &mut buf).expect("sizes from the planner");
     let scale = 1.0 / m as f32;
     buf.truncate(m / 2 + 1);
     buf.iter_mut().for_each(|c| *c *= scale);
     buf
+}
+
+/// `X → ln(|X|² + ε·mean|X|²)` in place, the cepstrum's log spectrum; false (and
+/// untouched) for a silent or non-finite spectrum.
+pub(crate) fn log_power_in_place(spectrum: &mut [Complex32]) -> bool {
+    let mean_power = spectrum.iter().map(|c| c.norm_sqr() as f64).sum::<f64>() / spectrum.len() as f64;
+    if !(mean_power > 0.0 && mean_power.is_finite()) {
+        return false;
+    }
+    let floor = (1e-6 * mean_power) as f32;
+    for c in spectrum.iter_mut() {
+        *c = Complex32::new((c.norm_sqr() + floor).ln(), 0.0);
+    }
+    true
 }
 
 /// The echo profile read off a [`cepstrum`] (`M/2 + 1` values).

@@ -78,7 +78,8 @@ fn features_with(yin: Yin, signal: &[f32], spec: &ModelSpec) -> ChannelFeatures 
 /// What the z-encoder hears of a wet clip: MFCC frames every `spec.encoder_hop` samples
 /// (`[frames × spec.mfcc]`, frame-major) and the clip's echo profile followed, when
 /// `spec.clip_profiles`, by its clip profiles ([`profiles::clip_profiles`]) and, when
-/// `spec.comb_reads`, by its comb reads ([`comb::comb_reads`]) and, when
+/// `spec.comb_reads`, by its comb reads ([`comb::comb_reads`], then the persistence with
+/// `spec.comb_persistence`) and, when
 /// `spec.tail_reads`, by its tail reads ([`tail::tail_reads`]) (`[spec.profile_len()]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncoderInput {
@@ -94,9 +95,16 @@ pub fn encoder_input(signal: &[f32], spec: &ModelSpec) -> EncoderInput {
     let sr = spec.sample_rate as f32;
     let cepstrum = echo::cepstrum(signal);
     let mut profile = echo::profile_of(&cepstrum, sr, &spec.echo);
-    let comb = spec.comb_reads.then(|| match spec.comb_coverage {
-        true => comb::covered_comb_reads(signal, &cepstrum, &profile, sr, &spec.echo),
-        false => comb::comb_reads(&cepstrum, &profile, sr, &spec.echo),
+    let comb = spec.comb_reads.then(|| {
+        let mut reads = match spec.comb_coverage {
+            true => comb::covered_comb_reads(signal, &cepstrum, &profile, sr, &spec.echo),
+            false => comb::comb_reads(&cepstrum, &profile, sr, &spec.echo),
+        }
+        .to_vec();
+        if spec.comb_persistence {
+            reads.push(comb::persistence(signal, &cepstrum, comb::echo_delay(&cepstrum, &profile, sr, &spec.echo)));
+        }
+        reads
     });
     if spec.clip_profiles {
         let more = profiles::clip_profiles(signal, sr, &profile, &spec.echo);
