@@ -65,11 +65,9 @@ use realfft::RealFftPlanner;
 use super::echo::EchoGrid;
 
 /// Values in the comb reads: S₁, S₂, S₃, the feedback estimate, ln(1 + sharpness); a
-/// model with `comb_persistence` has the persistence after them
+/// model with `comb_persistence` has the persistence after them, a sixth
 /// ([`crate::spec::ModelSpec::comb_len`]).
 pub const COMB_LEN: usize = 5;
-/// Where the persistence sits in the comb reads of a model with `comb_persistence`.
-pub const PERSISTENCE_READ: usize = COMB_LEN;
 /// Where the feedback estimate sits in the comb reads.
 pub const FEEDBACK_READ: usize = 3;
 /// Where S₁ (the mix read) sits in the comb reads.
