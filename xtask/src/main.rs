@@ -100,10 +100,12 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
     let bin = target.join("release/gddsp-train");
     let run = |args: &[&str]| -> anyhow::Result<()> {
         eprintln!("+ gddsp-train {}", args.join(" "));
+        let started = std::time::Instant::now();
         let status = Command::new(&bin).args(args).status().with_context(|| format!("running gddsp-train {}", args[0]))?;
         if !status.success() {
             bail!("gddsp-train {} failed", args.join(" "));
         }
+        eprintln!("= gddsp-train {} done in {:.0} s", args[..2.min(args.len())].join(" "), started.elapsed().as_secs_f64());
         Ok(())
     };
     if !std::path::Path::new(&corpus).join("manifest.json").exists() {
@@ -124,18 +126,29 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
         Command::new(&bin).args(&args).spawn().with_context(|| format!("starting the {name} run"))
     };
     let mut children = [("main", joint("main", &[])?), ("mono", joint("mono", &["--voices", "1"])?), ("clean-only", joint("clean-only", &["--wet-weight", "0"])?)];
+    let started = std::time::Instant::now();
     for (name, child) in children.iter_mut() {
         if !child.wait()?.success() {
             bail!("the {name} run failed");
         }
     }
+    eprintln!("= the three joint runs done in {:.0} s", started.elapsed().as_secs_f64());
     // The comb head on each trained run (minutes; the rest of each model stays as trained),
-    // so the ablations' knob columns compare like with like.
-    // Then the tail head on each (the reverb read off the free decay after the playing).
-    for name in ["main", "mono", "clean-only"] {
-        run(&["comb-head", &format!("{runs}/{name}"), "--out", &format!("{runs}/{name}-comb")])?;
-        run(&["tail-head", &format!("{runs}/{name}-comb"), "--out", &format!("{runs}/{name}-tail")])?;
-    }
+    // so the ablations' knob columns compare like with like, then the tail head on each
+    // (the reverb read off the free decay after the playing). The three runs' fits go side
+    // by side: a fit's one batch-producer thread renders and reads every example while its
+    // trainer waits, so one fit alone leaves much of the second core idle.
+    let run = &run;
+    std::thread::scope(|scope| {
+        let chains = ["main", "mono", "clean-only"].map(|name| {
+            let runs = &runs;
+            scope.spawn(move || -> anyhow::Result<()> {
+                run(&["comb-head", &format!("{runs}/{name}"), "--out", &format!("{runs}/{name}-comb")])?;
+                run(&["tail-head", &format!("{runs}/{name}-comb"), "--out", &format!("{runs}/{name}-tail")])
+            })
+        });
+        chains.into_iter().try_for_each(|chain| chain.join().unwrap_or_else(|_| bail!("a head-fit thread panicked")))
+    })?;
     run(&["export", &format!("{runs}/main-tail"), "--out", "models"])?;
     run(&["export", &format!("{runs}/mono-tail"), "--out", &format!("{runs}/mono-tail/export")])?;
     run(&["export", &format!("{runs}/clean-only-tail"), "--out", &format!("{runs}/clean-only-tail/export")])?;
