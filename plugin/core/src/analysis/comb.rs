@@ -90,10 +90,10 @@ const SEGMENT_FLOOR: f64 = 1e-3;
 /// Fewer segments than this and the median means nothing: the whole clip stands in.
 const MIN_SEGMENTS: usize = 3;
 
-/// The comb reads of a cepstrum (`C[0..=M/2]`, model rate `sample_rate`) whose echo
-/// profile is `profile` on `grid`.
-pub fn comb_reads(cepstrum: &[f32], profile: &[f32], sample_rate: f32, grid: &EchoGrid) -> [f32; COMB_LEN] {
-    reads_at(cepstrum, profile, sample_rate, grid, |_| 1.0)
+/// The comb reads of a cepstrum (`C[0..=M/2]`) at its echo's quefrency `d` (samples,
+/// [`echo_delay`]); zeros without one.
+pub fn comb_reads(cepstrum: &[f32], d: Option<f32>) -> [f32; COMB_LEN] {
+    reads_at(cepstrum, d, |_| 1.0)
 }
 
 /// The comb reads with each S_k divided by the share of `signal`'s energy whose k-th echo
@@ -103,7 +103,7 @@ pub fn comb_reads(cepstrum: &[f32], profile: &[f32], sample_rate: f32, grid: &Ec
 /// 992 ms group's feedback read 0.58–0.65 for the true 0.70 (f₂ ≈ 0.8) and reads 0.66–0.75
 /// covered; over all 24 clips the feedback read goes from 0.058 to 0.050 off and the mix
 /// read from 0.037 to 0.039.
-pub fn covered_comb_reads(signal: &[f32], cepstrum: &[f32], profile: &[f32], sample_rate: f32, grid: &EchoGrid) -> [f32; COMB_LEN] {
+pub fn covered_comb_reads(signal: &[f32], cepstrum: &[f32], d: Option<f32>) -> [f32; COMB_LEN] {
     let mut cumulative = Vec::with_capacity(signal.len() + 1);
     let mut total = 0f64;
     cumulative.push(0.0);
@@ -119,7 +119,7 @@ pub fn covered_comb_reads(signal: &[f32], cepstrum: &[f32], profile: &[f32], sam
             1.0
         }
     };
-    reads_at(cepstrum, profile, sample_rate, grid, |echo_end: f32| coverage(signal.len().saturating_sub(echo_end.round() as usize)))
+    reads_at(cepstrum, d, |echo_end: f32| coverage(signal.len().saturating_sub(echo_end.round() as usize)))
 }
 
 /// The quefrency the comb reads are taken at (samples, to a fraction of one): the
@@ -178,9 +178,9 @@ pub fn persistence(signal: &[f32], cepstrum: &[f32], d: Option<f32>) -> f32 {
     sharpness(&median, d).max(0.0).ln_1p()
 }
 
-/// The reads at the echo, each S_k divided by `coverage(k·D)`.
-fn reads_at(cepstrum: &[f32], profile: &[f32], sample_rate: f32, grid: &EchoGrid, coverage: impl Fn(f32) -> f32) -> [f32; COMB_LEN] {
-    let Some(d) = echo_delay(cepstrum, profile, sample_rate, grid) else { return [0.0; COMB_LEN] };
+/// The reads at the echo `d`, each S_k divided by `coverage(k·D)`.
+fn reads_at(cepstrum: &[f32], d: Option<f32>, coverage: impl Fn(f32) -> f32) -> [f32; COMB_LEN] {
+    let Some(d) = d.filter(|d| d.is_finite() && *d >= 1.0) else { return [0.0; COMB_LEN] };
     let sum_at = |k: f32| -> f32 {
         let centre = k * d;
         let lo = ((centre - 1.5).floor().max(1.0)) as usize;
@@ -250,10 +250,17 @@ mod tests {
         x
     }
 
-    fn reads(x: &[f32]) -> [f32; COMB_LEN] {
+    /// A clip's cepstrum and its echo's quefrency.
+    fn echo_of(x: &[f32]) -> (Vec<f32>, Option<f32>) {
         let grid = EchoGrid::default();
         let c = cepstrum(x);
-        comb_reads(&c, &profile_of(&c, SR, &grid), SR, &grid)
+        let d = echo_delay(&c, &profile_of(&c, SR, &grid), SR, &grid);
+        (c, d)
+    }
+
+    fn reads(x: &[f32]) -> [f32; COMB_LEN] {
+        let (c, d) = echo_of(x);
+        comb_reads(&c, d)
     }
 
     #[test]
@@ -274,9 +281,8 @@ mod tests {
     }
 
     fn covered(x: &[f32]) -> [f32; COMB_LEN] {
-        let grid = EchoGrid::default();
-        let c = cepstrum(x);
-        covered_comb_reads(x, &c, &profile_of(&c, SR, &grid), SR, &grid)
+        let (c, d) = echo_of(x);
+        covered_comb_reads(x, &c, d)
     }
 
     #[test]

@@ -96,13 +96,14 @@ pub fn encoder_input(signal: &[f32], spec: &ModelSpec) -> EncoderInput {
     let cepstrum = echo::cepstrum(signal);
     let mut profile = echo::profile_of(&cepstrum, sr, &spec.echo);
     let comb = spec.comb_reads.then(|| {
+        let d = comb::echo_delay(&cepstrum, &profile, sr, &spec.echo);
         let mut reads = match spec.comb_coverage {
-            true => comb::covered_comb_reads(signal, &cepstrum, &profile, sr, &spec.echo),
-            false => comb::comb_reads(&cepstrum, &profile, sr, &spec.echo),
+            true => comb::covered_comb_reads(signal, &cepstrum, d),
+            false => comb::comb_reads(&cepstrum, d),
         }
         .to_vec();
         if spec.comb_persistence {
-            reads.push(comb::persistence(signal, &cepstrum, comb::echo_delay(&cepstrum, &profile, sr, &spec.echo)));
+            reads.push(comb::persistence(signal, &cepstrum, d));
         }
         reads
     });
