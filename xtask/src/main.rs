@@ -138,7 +138,8 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
     // (the reverb read off the free decay after the playing). The three runs' fits go side
     // by side: a fit's one batch-producer thread renders and reads every example while its
     // trainer waits, so one fit alone leaves much of the second core idle (2026-12-07: a
-    // comb fit alone 167 s; three side by side 287–321 s, the six fits 657 s in all).
+    // comb fit alone fitted in 167 s, three side by side in 272–298 s each; the six fits
+    // with their loading took 657 s, where one after another they had fitted in 1054 s).
     let run = &run;
     std::thread::scope(|scope| {
         let chains = ["main", "mono", "clean-only"].map(|name| {
