@@ -151,15 +151,18 @@ pub fn persistence(signal: &[f32], cepstrum: &[f32], d: Option<f32>) -> f32 {
         .iter()
         .zip(&energies)
         .filter(|(_, &e)| loudest > 0.0 && e > SEGMENT_FLOOR * loudest)
-        .map(|(&s, _)| {
+        .filter_map(|(&s, _)| {
             buf.fill(0.0);
             for ((b, &x), &w) in buf.iter_mut().zip(&signal[s..s + len]).zip(&window) {
                 *b = x * w;
             }
             forward.process(&mut buf, &mut spectrum).expect("sizes from the planner");
-            super::echo::log_power_in_place(&mut spectrum);
+            // A segment whose spectrum has no log (silent or not finite) has no cepstrum.
+            if !super::echo::log_power_in_place(&mut spectrum) {
+                return None;
+            }
             inverse.process(&mut spectrum, &mut buf).expect("sizes from the planner");
-            buf[..reach].iter().map(|c| c / (2 * len) as f32).collect()
+            Some(buf[..reach].iter().map(|c| c / (2 * len) as f32).collect())
         })
         .collect();
     if cepstra.len() < MIN_SEGMENTS {
