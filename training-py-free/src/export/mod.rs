@@ -20,6 +20,7 @@ use onnx::{attr_float, attr_int, attr_ints, Dim, Graph};
 use crate::ddsp::values;
 use crate::model::decoder::{CONTROLS, NOISE_OFFSET};
 use crate::model::dense::{Dense, NORM_EPSILON};
+use crate::model::encoder::GatedHead;
 use crate::model::gru::Gru;
 use crate::model::{DdspModel, ModelConfig};
 
@@ -107,11 +108,10 @@ pub fn encoder_onnx(model: &DdspModel, cfg: &ModelConfig) -> Vec<u8> {
         knobs = delay_read(&mut g, &knobs, &echo, read, cfg.spec.profile_len());
     }
     if let Some(head) = &e.comb_head {
-        knobs = read_head(&mut g, &knobs, &z, &echo, head.offset, head.len, &head.hidden, &head.gates, &head.targets(), cfg.spec.profile_len());
+        knobs = read_head(&mut g, &knobs, &z, &echo, &head.gated(), cfg.spec.profile_len());
     }
     if let Some(head) = &e.tail_head {
-        let len = head.comb_len + gddsp_core::analysis::tail::TAIL_LEN;
-        knobs = read_head(&mut g, &knobs, &z, &echo, head.offset, len, &head.hidden, &head.gates, &head.targets(), cfg.spec.profile_len());
+        knobs = read_head(&mut g, &knobs, &z, &echo, &head.gated(), cfg.spec.profile_len());
     }
     g.output(&z, "z", &[Dim::Fixed(1), Dim::Fixed(cfg.z_dim)]);
     g.output(&knobs, "knobs", &[Dim::Fixed(1), Dim::Fixed(gddsp_core::knobs::KNOB_COUNT)]);
@@ -133,21 +133,21 @@ fn delay_read(g: &mut Graph, out: &str, echo: &str, read: &crate::model::encoder
 }
 
 /// A gated read head ([`crate::model::encoder::CombHead`], [`crate::model::encoder::TailHead`])
-/// over `knobs` `[1, 9]`, `z` and the profiles `echo` `[1, P]` → knobs `[1, 9]` with each
-/// target `(read, map, knob)` gated: the reads `echo[offset..offset + len]` and z through
-/// `hidden` and `gates`, as the model's `gated_reads`.
-#[allow(clippy::too_many_arguments)]
-fn read_head(g: &mut Graph, knobs: &str, z: &str, echo: &str, offset: usize, len: usize, hidden: &crate::model::dense::Dense, gates: &Linear, targets: &[(usize, &Linear, gddsp_core::knobs::Knob)], profile_len: usize) -> String {
+/// over `knobs` `[1, 9]`, `z` and the profiles `echo` `[1, P]` → knobs `[1, 9]`, as
+/// [`GatedHead::forward`]: the reads picked out of `echo` and z through the hidden layer
+/// and the gates, then each target's read gated into its knob.
+fn read_head<const T: usize>(g: &mut Graph, knobs: &str, z: &str, echo: &str, head: &GatedHead<'_, T>, profile_len: usize) -> String {
+    let (offset, len) = (head.offset, head.len);
     let select: Vec<f32> = (0..profile_len).flat_map(|r| (0..len).map(move |c| (r == offset + c) as i32 as f32)).collect();
     let select = g.constant("select_reads", &[profile_len, len], select);
     let reads = g.node("MatMul", &[echo, &select], vec![]);
     let x = g.node("Concat", &[&reads, z], vec![attr_int("axis", 1)]);
-    let x = dense(g, &x, hidden);
-    let gate_logits = linear(g, &x, gates, 0.0);
+    let x = dense(g, &x, head.hidden);
+    let gate_logits = linear(g, &x, head.gates, 0.0);
     let gate_values = g.node("Sigmoid", &[&gate_logits], vec![]);
     let mut knobs = knobs.to_string();
-    for (gate_col, (read, map, knob)) in targets.iter().enumerate() {
-        let pick = one_hot_column(g, "pick_gate", targets.len(), gate_col, 1.0);
+    for (gate_col, (read, map, knob)) in head.targets.iter().enumerate() {
+        let pick = one_hot_column(g, "pick_gate", T, gate_col, 1.0);
         let gate = g.node("MatMul", &[&gate_values, &pick], vec![]);
         let d = clamped_read(g, echo, profile_len, offset + read, map);
         knobs = gate_into(g, &knobs, &gate, &d, *knob as usize);

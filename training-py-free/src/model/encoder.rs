@@ -127,19 +127,31 @@ fn clamp01(a: Tensor<2>) -> Tensor<2> {
 /// Width of the comb head's hidden layer.
 pub const COMB_HIDDEN: usize = 32;
 
-/// A gated read head's forward: the reads `echo[offset..offset + len]` and `z` through
-/// `hidden` and `gates` (one sigmoid gate per target); each target `(i, map, knob)` moves
-/// `knob` to `gate_t·clamp01(map(read i)) + (1 − gate_t)·own` (i relative to `offset`).
-fn gated_reads(knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>, offset: usize, len: usize, hidden: &Dense, gates: &Linear, targets: &[(usize, &Linear, Knob)]) -> Tensor<2> {
-    let [b, _] = knobs.dims();
-    let reads = echo.slice([0..b, offset..offset + len]);
-    let g = sigmoid(gates.forward(hidden.forward(Tensor::cat(vec![reads.clone(), z], 1))));
-    let mut knobs = knobs;
-    for (t, (i, map, knob)) in targets.iter().enumerate() {
-        let read = clamp01(map.forward(reads.clone().slice([0..b, *i..*i + 1])));
-        knobs = gate_into(knobs, *knob as usize, g.clone().slice([0..b, t..t + 1]), read);
+/// A gated read head as its forward and its export see it: the reads
+/// `echo[offset..offset + len]` and `z` go through `hidden` and `gates` (one sigmoid gate
+/// per target); each target `(i, map, knob)` moves `knob` to
+/// `gate_t·clamp01(map(read i)) + (1 − gate_t)·own` (i relative to `offset`).
+pub struct GatedHead<'a, const T: usize> {
+    pub offset: usize,
+    pub len: usize,
+    pub hidden: &'a Dense,
+    pub gates: &'a Linear,
+    pub targets: [(usize, &'a Linear, Knob); T],
+}
+
+impl<const T: usize> GatedHead<'_, T> {
+    /// `knobs` `[B, 9]` with each target gated against its read.
+    pub fn forward(&self, knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
+        let [b, _] = knobs.dims();
+        let reads = echo.slice([0..b, self.offset..self.offset + self.len]);
+        let g = sigmoid(self.gates.forward(self.hidden.forward(Tensor::cat(vec![reads.clone(), z], 1))));
+        let mut knobs = knobs;
+        for (t, (i, map, knob)) in self.targets.iter().enumerate() {
+            let read = clamp01(map.forward(reads.clone().slice([0..b, *i..*i + 1])));
+            knobs = gate_into(knobs, *knob as usize, g.clone().slice([0..b, t..t + 1]), read);
+        }
+        knobs
     }
-    knobs
 }
 
 /// The exact map from a standardised read (`mean`, `std` in the knob's own unit, or in
@@ -191,13 +203,21 @@ impl TailHead {
         }
     }
 
-    /// The reads (relative to `offset`), their maps and knobs, in gate order.
-    pub fn targets(&self) -> [(usize, &Linear, Knob); 3] {
-        [
-            (self.comb_len + tail::DECAY_READ, &self.decay_map, Knob::ReverbDecayS),
-            (self.comb_len + tail::DAMPING_READ, &self.damping_map, Knob::ReverbDamping),
-            (self.comb_len + tail::MIX_READ, &self.mix_map, Knob::ReverbMix),
-        ]
+    /// The head: its gates hear the comb reads and the tail reads; the targets are the
+    /// tail reads (relative to `offset`), their maps and knobs, in gate order.
+    pub fn gated(&self) -> GatedHead<'_, 3> {
+        let c = self.comb_len;
+        GatedHead {
+            offset: self.offset,
+            len: c + TAIL_LEN,
+            hidden: &self.hidden,
+            gates: &self.gates,
+            targets: [
+                (c + tail::DECAY_READ, &self.decay_map, Knob::ReverbDecayS),
+                (c + tail::DAMPING_READ, &self.damping_map, Knob::ReverbDamping),
+                (c + tail::MIX_READ, &self.mix_map, Knob::ReverbMix),
+            ],
+        }
     }
 
     /// Sets the maps to the exact ones for the training set's statistics.
@@ -213,7 +233,7 @@ impl TailHead {
 
     /// `knobs` `[B, 9]` with the reverb's decay, damping and mix gated against the reads.
     pub fn forward(&self, knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
-        gated_reads(knobs, z, echo, self.offset, self.comb_len + TAIL_LEN, &self.hidden, &self.gates, &self.targets())
+        self.gated().forward(knobs, z, echo)
     }
 }
 
@@ -236,9 +256,16 @@ impl CombHead {
         exact_map(knob, mean, std)
     }
 
-    /// The reads (relative to `offset`), their maps and knobs, in gate order.
-    pub fn targets(&self) -> [(usize, &Linear, Knob); 2] {
-        [(MIX_READ, &self.mix_map, Knob::DelayMix), (FEEDBACK_READ, &self.feedback_map, Knob::DelayFeedback)]
+    /// The head: its gates hear the comb reads; the targets are the reads (relative to
+    /// `offset`), their maps and knobs, in gate order.
+    pub fn gated(&self) -> GatedHead<'_, 2> {
+        GatedHead {
+            offset: self.offset,
+            len: self.len,
+            hidden: &self.hidden,
+            gates: &self.gates,
+            targets: [(MIX_READ, &self.mix_map, Knob::DelayMix), (FEEDBACK_READ, &self.feedback_map, Knob::DelayFeedback)],
+        }
     }
 
     /// Sets both maps to the exact ones for the training set's statistics.
@@ -252,7 +279,7 @@ impl CombHead {
 
     /// `knobs` `[B, 9]` with the delay's mix and feedback gated against the reads.
     pub fn forward(&self, knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
-        gated_reads(knobs, z, echo, self.offset, self.len, &self.hidden, &self.gates, &self.targets())
+        self.gated().forward(knobs, z, echo)
     }
 }
 
