@@ -104,7 +104,7 @@ pub fn comb_reads(cepstrum: &[f32], d: Option<f32>) -> [f32; COMB_LEN] {
 /// covered; over all 24 clips the feedback read goes from 0.058 to 0.050 off and the mix
 /// read from 0.037 to 0.039.
 pub fn covered_comb_reads(signal: &[f32], cepstrum: &[f32], d: Option<f32>) -> [f32; COMB_LEN] {
-    // Energy of the first `end` samples, summed in order (three calls, one per S_k).
+    // Energy of the first `end` samples, summed in order (the total, then once per S_k).
     let energy = |end: usize| signal[..end].iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
     let total = energy(signal.len());
     let coverage = |inside: usize| -> f32 {
