@@ -56,11 +56,13 @@ fn exported(dir: &PathBuf) -> (DdspModel, ModelConfig) {
 }
 
 /// A randomly initialised model, with the comb head if `comb` (hearing the persistence
-/// if `persistence`) and the tail head if `tail`, exported to `dir`.
+/// and the delay, as fitted today, if `persistence`) and the tail head if `tail`,
+/// exported to `dir`.
 fn exported_with(dir: &PathBuf, comb: bool, tail: bool, persistence: bool) -> (DdspModel, ModelConfig) {
     let mut cfg = ModelConfig::with_voices(6);
     cfg.spec.comb_reads = comb;
     cfg.spec.comb_persistence = persistence;
+    cfg.spec.comb_delay = persistence;
     cfg.comb_head = comb;
     cfg.spec.tail_reads = tail;
     cfg.tail_head = tail;
@@ -102,7 +104,7 @@ fn exported_onnx_runs_in_tract_as_burn_runs_it() {
 fn parity(comb: bool, tail: bool, persistence: bool) {
     let dir = tmp(&format!("parity-{comb}-{tail}-{persistence}"));
     let (model, cfg) = exported_with(&dir, comb, tail, persistence);
-    let comb_len = if comb { COMB_LEN + persistence as usize } else { 0 };
+    let comb_len = if comb { COMB_LEN + 2 * persistence as usize } else { 0 };
     assert_eq!(cfg.spec.profile_len(), cfg.spec.comb_offset() + comb_len + if tail { tail::TAIL_LEN } else { 0 });
     let loaded = Model::load(&dir).unwrap();
     let d = device();
@@ -298,7 +300,7 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     let exported_head = with_head.join("export");
     run(&["export", with_head.to_str().unwrap(), "--out", exported_head.to_str().unwrap()]);
     let headed = Model::load(&exported_head).unwrap();
-    assert!(headed.info.spec.comb_reads && !model.info.spec.comb_reads);
+    assert!(headed.info.spec.comb_reads && headed.info.spec.comb_persistence && headed.info.spec.comb_delay && !model.info.spec.comb_reads);
     let moved = head_moves(&data, &model, &headed, &[Knob::DelayFeedback, Knob::DelayMix]);
     assert!(moved > 1e-3, "the head changed neither the feedback nor the mix");
 

@@ -49,6 +49,12 @@ pub struct ModelSpec {
     /// ([`crate::analysis::comb::persistence`]). Models written before it have five.
     #[serde(default)]
     pub comb_persistence: bool,
+    /// The comb reads end with ln of the delay they were read at, in ms
+    /// ([`crate::analysis::comb::delay_read`]): a rhythm repeats as persistently as an
+    /// echo at 700 ms, a low note's rahmonic does not at 30 ms, so the gates weigh the
+    /// persistence by the delay. Models written before it do without.
+    #[serde(default)]
+    pub comb_delay: bool,
     /// The encoder's second input ends, after the comb reads, with the tail reads
     /// ([`crate::analysis::tail`]: the reverb's decay, damping and mix read off the free
     /// decay after the playing stops). Models written before them load with this off.
@@ -62,7 +68,7 @@ fn default_encoder_hop() -> usize {
 
 impl Default for ModelSpec {
     fn default() -> Self {
-        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false, comb_coverage: false, comb_persistence: false, tail_reads: false }
+        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false, comb_coverage: false, comb_persistence: false, comb_delay: false, tail_reads: false }
     }
 }
 
@@ -80,7 +86,7 @@ impl ModelSpec {
 
     /// Values in the comb reads when the model has them.
     pub fn comb_len(&self) -> usize {
-        comb::COMB_LEN + self.comb_persistence as usize
+        comb::COMB_LEN + self.comb_persistence as usize + self.comb_delay as usize
     }
 
     /// Where the comb reads start in the encoder's second input (after the clip profiles).

@@ -99,6 +99,7 @@ pub fn fit_head(head: Head, run: &Path, out: &Path, cfg: &HeadConfig, progress: 
             tcfg.model.spec.comb_reads = true;
             tcfg.model.spec.comb_coverage = true;
             tcfg.model.spec.comb_persistence = true;
+            tcfg.model.spec.comb_delay = true;
             tcfg.model.comb_head = true;
             tcfg.comb_head_steps = cfg.steps;
         }

@@ -79,7 +79,7 @@ fn features_with(yin: Yin, signal: &[f32], spec: &ModelSpec) -> ChannelFeatures 
 /// (`[frames × spec.mfcc]`, frame-major) and the clip's echo profile followed, when
 /// `spec.clip_profiles`, by its clip profiles ([`profiles::clip_profiles`]) and, when
 /// `spec.comb_reads`, by its comb reads ([`comb::comb_reads`], then the persistence with
-/// `spec.comb_persistence`) and, when
+/// `spec.comb_persistence` and the delay with `spec.comb_delay`) and, when
 /// `spec.tail_reads`, by its tail reads ([`tail::tail_reads`]) (`[spec.profile_len()]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncoderInput {
@@ -104,6 +104,9 @@ pub fn encoder_input(signal: &[f32], spec: &ModelSpec) -> EncoderInput {
         .to_vec();
         if spec.comb_persistence {
             reads.push(comb::persistence(signal, &cepstrum, d));
+        }
+        if spec.comb_delay {
+            reads.push(comb::delay_read(d, sr));
         }
         reads
     });
