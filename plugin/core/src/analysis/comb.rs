@@ -57,6 +57,10 @@
 //! threshold on the sharpness has a delay-mix MAE of 0.049 over all renders, gated by
 //! the persistence where D ≤ 130 ms 0.039 (validation: 0.049 and 0.032).
 //!
+//! A model with `comb_delay` also hears the delay the reads were taken at
+//! ([`delay_read`]): a rhythm repeats as steadily as an echo at 700 ms, where a note's
+//! rahmonics at 30 ms come and go, so the persistence an echo needs depends on D.
+//!
 //! Empty or silent input gives zeros, never NaN.
 
 use realfft::num_complex::Complex32;
