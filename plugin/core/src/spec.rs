@@ -50,9 +50,8 @@ pub struct ModelSpec {
     #[serde(default)]
     pub comb_persistence: bool,
     /// The comb reads end with ln of the delay they were read at, in ms
-    /// ([`crate::analysis::comb::delay_read`]): a rhythm repeats as persistently as an
-    /// echo at 700 ms, a low note's rahmonic does not at 30 ms, so the gates weigh the
-    /// persistence by the delay. Models written before it do without.
+    /// ([`crate::analysis::comb::delay_read`], which says why). Models written before it
+    /// do without.
     #[serde(default)]
     pub comb_delay: bool,
     /// The encoder's second input ends, after the comb reads, with the tail reads
