@@ -63,9 +63,6 @@
 //!
 //! Empty or silent input gives zeros, never NaN.
 
-use realfft::num_complex::Complex32;
-use realfft::RealFftPlanner;
-
 use super::echo::EchoGrid;
 
 /// Values in the comb reads: S₁, S₂, S₃, the feedback estimate, ln(1 + sharpness); a
@@ -143,37 +140,8 @@ pub fn delay_read(d: Option<f32>, sample_rate: f32) -> f32 {
 pub fn persistence(signal: &[f32], cepstrum: &[f32], d: Option<f32>) -> f32 {
     let Some(d) = d.filter(|d| d.is_finite() && *d >= 1.0) else { return 0.0 };
     let len = SEGMENT.max((ECHOES_PER_SEGMENT * d).ceil() as usize).next_power_of_two();
-    let hop = len / 2;
-    let starts: Vec<usize> = if signal.len() < len { Vec::new() } else { (0..=signal.len() - len).step_by(hop).collect() };
-    let energy = |s: usize| signal[s..s + len].iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
-    let energies: Vec<f64> = starts.iter().map(|&s| energy(s)).collect();
-    let loudest = energies.iter().fold(0f64, |m, &e| m.max(e));
-    let window = super::hann(len);
     let reach = ((d.round() as usize) + NEIGHBOURHOOD + 1).min(len + 1);
-    // One plan for every segment ([`super::echo::cepstrum`] plans per call, which costs
-    // as much as the transforms here).
-    let mut planner = RealFftPlanner::<f32>::new();
-    let (forward, inverse) = (planner.plan_fft_forward(2 * len), planner.plan_fft_inverse(2 * len));
-    let mut buf = vec![0.0; 2 * len];
-    let mut spectrum = vec![Complex32::default(); len + 1];
-    let cepstra: Vec<Vec<f32>> = starts
-        .iter()
-        .zip(&energies)
-        .filter(|(_, &e)| loudest > 0.0 && e > SEGMENT_FLOOR * loudest)
-        .filter_map(|(&s, _)| {
-            buf.fill(0.0);
-            for ((b, &x), &w) in buf.iter_mut().zip(&signal[s..s + len]).zip(&window) {
-                *b = x * w;
-            }
-            forward.process(&mut buf, &mut spectrum).expect("sizes from the planner");
-            // A segment whose spectrum has no log (silent or not finite) has no cepstrum.
-            if !super::echo::log_power_in_place(&mut spectrum) {
-                return None;
-            }
-            inverse.process(&mut spectrum, &mut buf).expect("sizes from the planner");
-            Some(buf[..reach].iter().map(|c| c / (2 * len) as f32).collect())
-        })
-        .collect();
+    let cepstra: Vec<Vec<f32>> = super::echo::segment_cepstra(signal, len, SEGMENT_FLOOR, reach).into_iter().map(|(_, c)| c).collect();
     if cepstra.len() < MIN_SEGMENTS {
         return sharpness(cepstrum, d).max(0.0).ln_1p();
     }

@@ -72,6 +72,44 @@ pub fn cepstrum(signal: &[f32]) -> Vec<f32> {
     buf
 }
 
+/// Real cepstra of `signal`'s Hann-windowed segments of `len` samples every `len / 2`
+/// (each zero-padded to `2·len`, so the cepstrum is not circular over the segment), for
+/// the segments whose energy is over `floor` times the loudest one's: `(start, C[0..keep])`
+/// each, `keep ≤ len + 1`. A clip shorter than `len` has none.
+pub(crate) fn segment_cepstra(signal: &[f32], len: usize, floor: f64, keep: usize) -> Vec<(usize, Vec<f32>)> {
+    let hop = len / 2;
+    let starts: Vec<usize> = if signal.len() < len { Vec::new() } else { (0..=signal.len() - len).step_by(hop).collect() };
+    let energy = |s: usize| signal[s..s + len].iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
+    let energies: Vec<f64> = starts.iter().map(|&s| energy(s)).collect();
+    let loudest = energies.iter().fold(0f64, |m, &e| m.max(e));
+    let window = super::hann(len);
+    let keep = keep.min(len + 1);
+    // One plan for every segment ([`cepstrum`] plans per call, which costs as much as the
+    // transforms here).
+    let mut planner = RealFftPlanner::<f32>::new();
+    let (forward, inverse) = (planner.plan_fft_forward(2 * len), planner.plan_fft_inverse(2 * len));
+    let mut buf = vec![0.0; 2 * len];
+    let mut spectrum = vec![Complex32::default(); len + 1];
+    starts
+        .iter()
+        .zip(&energies)
+        .filter(|(_, &e)| loudest > 0.0 && e > floor * loudest)
+        .filter_map(|(&s, _)| {
+            buf.fill(0.0);
+            for ((b, &x), &w) in buf.iter_mut().zip(&signal[s..s + len]).zip(&window) {
+                *b = x * w;
+            }
+            forward.process(&mut buf, &mut spectrum).expect("sizes from the planner");
+            // A segment whose spectrum has no log (silent or not finite) has no cepstrum.
+            if !log_power_in_place(&mut spectrum) {
+                return None;
+            }
+            inverse.process(&mut spectrum, &mut buf).expect("sizes from the planner");
+            Some((s, buf[..keep].iter().map(|c| c / (2 * len) as f32).collect()))
+        })
+        .collect()
+}
+
 /// `X → ln(|X|² + ε·mean|X|²)` in place, the cepstrum's log spectrum; false (and
 /// untouched) for a silent or non-finite spectrum.
 pub(crate) fn log_power_in_place(spectrum: &mut [Complex32]) -> bool {
