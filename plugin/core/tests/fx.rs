@@ -261,3 +261,27 @@ fn stereo_reverb_channels_are_decorrelated() {
     let dot: f64 = l[1..].iter().zip(&r[1..]).map(|(a, b)| *a as f64 * *b as f64).sum();
     assert!(dot.abs() < 0.05, "L·R correlation {dot}");
 }
+
+#[test]
+fn another_reverb_seed_is_another_room_with_the_same_decay_and_level() {
+    use gddsp_core::fx::REVERB_SEED;
+    let rate = 16_000.0;
+    let knobs = Knobs::default().with(Knob::ReverbMix, 1.0).with(Knob::ReverbDecayS, 0.8).with(Knob::ReverbDamping, 0.4);
+    let ir = |seed: u64| {
+        let mut x = vec![impulse(32_000)];
+        FxChain::render_offline_with_reverb_seed(rate, &knobs, &mut x, seed);
+        x[0][0] -= 1.0; // the dry impulse
+        x.pop().unwrap()
+    };
+    let mut shipped = vec![impulse(32_000)];
+    FxChain::render_offline(rate, &knobs, &mut shipped);
+    shipped[0][0] -= 1.0;
+    assert_eq!(ir(REVERB_SEED), shipped[0], "the corpus's seed is the default chain's");
+    let (a, b) = (ir(REVERB_SEED), ir(12_345));
+    let dot: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    assert!(dot.abs() < 0.05, "the two rooms' tails correlate: {dot}");
+    let (ta, tb) = (rt60(&a, rate), rt60(&b, rate));
+    assert!((ta / tb - 1.0).abs() < 0.1, "RT60 {ta:.3} s against {tb:.3} s");
+    let energy = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>();
+    assert!((energy(&a) - 1.0).abs() < 1e-3 && (energy(&b) - 1.0).abs() < 1e-3, "unit-energy tails: {} and {}", energy(&a), energy(&b));
+}

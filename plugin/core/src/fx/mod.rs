@@ -75,11 +75,18 @@ pub const REVERB_SEED: u64 = 0x6464_7370;
 
 impl FxChain {
     pub fn new(sample_rate: f32, channels: usize, knobs: &Knobs) -> Self {
+        Self::with_reverb_seed(sample_rate, channels, knobs, REVERB_SEED)
+    }
+
+    /// The chain with channel `c`'s reverb impulse response drawn from `seed + c` instead
+    /// of [`REVERB_SEED`] + c: the same room's decay, damping and mix with other noise,
+    /// as a reverb the model never heard (for evaluation).
+    pub fn with_reverb_seed(sample_rate: f32, channels: usize, knobs: &Knobs, seed: u64) -> Self {
         let channels = (0..channels)
             .map(|c| ChannelChain {
                 distortion: Distortion::new(sample_rate, knobs.distortion()),
                 delay: Delay::new(sample_rate, knobs.delay()),
-                reverb: Reverb::new(sample_rate, REVERB_SEED + c as u64, knobs.reverb()),
+                reverb: Reverb::new(sample_rate, seed.wrapping_add(c as u64), knobs.reverb()),
             })
             .collect();
         FxChain { channels, knobs: *knobs }
@@ -124,7 +131,12 @@ impl FxChain {
     /// samples at a time (the chain is block-size invariant; this is the offline path
     /// shared by `gddsp fx` and the training corpus, so both give identical samples).
     pub fn render_offline(sample_rate: f32, knobs: &Knobs, channels: &mut [Vec<f32>]) {
-        let mut chain = FxChain::new(sample_rate, channels.len(), knobs);
+        Self::render_offline_with_reverb_seed(sample_rate, knobs, channels, REVERB_SEED);
+    }
+
+    /// [`FxChain::render_offline`] through [`FxChain::with_reverb_seed`].
+    pub fn render_offline_with_reverb_seed(sample_rate: f32, knobs: &Knobs, channels: &mut [Vec<f32>], seed: u64) {
+        let mut chain = FxChain::with_reverb_seed(sample_rate, channels.len(), knobs, seed);
         for (c, ch) in channels.iter_mut().enumerate() {
             for block in ch.chunks_mut(OFFLINE_BLOCK) {
                 chain.process_channel(c, block);
