@@ -179,6 +179,10 @@ enum Command {
     /// read off the free decay after the playing stops, gated; everything else frozen) and
     /// writes the run with it to OUT.
     TailHead(HeadArgs),
+    /// Fits the room head on a run with the tail head (the reverb's mix and decay read off
+    /// what the clip's segments share in their cepstra, gated; everything else frozen) and
+    /// writes the run with it to OUT.
+    RoomHead(HeadArgs),
     /// Exports a run as encoder.onnx, decoder.onnx and model.json.
     Export {
         /// The run folder made by `train`.
@@ -420,6 +424,7 @@ where
         }
         Command::CombHead(args) => fit_head_command(Head::Comb, args, out)?,
         Command::TailHead(args) => fit_head_command(Head::Tail, args, out)?,
+        Command::RoomHead(args) => fit_head_command(Head::Room, args, out)?,
         Command::Export { run, out: dir } => {
             let loaded = load_run(&run, &crate::ddsp::device()).map_err(|e| anyhow::anyhow!(e))?;
             export(&loaded, &dir, None).map_err(|e| anyhow::anyhow!(e))?;
@@ -517,10 +522,11 @@ where
     Ok(())
 }
 
-/// The arguments of `comb-head` and `tail-head`.
+/// The arguments of `comb-head`, `tail-head` and `room-head`.
 #[derive(Debug, clap::Args)]
 struct HeadArgs {
-    /// The run folder (made by `train` for the comb head, by `comb-head` for the tail head).
+    /// The run folder (made by `train` for the comb head, by `comb-head` for the tail head,
+    /// by `tail-head` for the room head).
     run: PathBuf,
     /// The new run folder (export it like any other).
     #[arg(long)]
@@ -534,12 +540,16 @@ struct HeadArgs {
     batch: usize,
     #[arg(long, default_value_t = 3e-3)]
     lr: f64,
+    /// Render the fit's clips with reverbs of other noise than the corpus's (the same
+    /// decay, damping and mix), so the head cannot lean on the corpus's one room.
+    #[arg(long)]
+    other_reverbs: bool,
 }
 
-/// `comb-head` / `tail-head`: fits `head` on the run into OUT and says how the validation
+/// `comb-head` / `tail-head` / `room-head`: fits `head` on the run into OUT and says how the validation
 /// knob MAE moved.
 fn fit_head_command(head: Head, a: HeadArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let cfg = HeadConfig { steps: a.steps, seed: a.seed, batch: a.batch, lr: a.lr, ..HeadConfig::default() };
+    let cfg = HeadConfig { steps: a.steps, seed: a.seed, batch: a.batch, lr: a.lr, other_reverbs: a.other_reverbs, ..HeadConfig::default() };
     let s = fit_head(head, &a.run, &a.out, &cfg, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
     writeln!(out, "{} fitted in {:.0} s: validation knob MAE {:.4} as trained, {:.4} with the head; run in {}", head.label(), s.seconds, s.before, s.best, a.out.display()).context("writing to stdout")
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Tensor;
 use gddsp_core::inference::{Model, Normalization, DECODER_ONNX, ENCODER_ONNX, MODEL_JSON};
 use gddsp_core::analysis::comb::{COMB_LEN, FEEDBACK_READ, MIX_READ};
-use gddsp_core::analysis::tail;
+use gddsp_core::analysis::{room, tail};
 use gddsp_core::knobs::{Knob, KNOB_COUNT};
 use gddsp_train::ddsp::{device, tensor, values};
 use gddsp_train::export::{export, LoadedRun};
@@ -52,13 +52,13 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// A randomly initialised model exported to `dir`.
 fn exported(dir: &PathBuf) -> (DdspModel, ModelConfig) {
-    exported_with(dir, false, false, false)
+    exported_with(dir, false, false, false, false)
 }
 
 /// A randomly initialised model, with the comb head if `comb` (hearing the persistence
-/// and the delay, as fitted today, if `persistence`) and the tail head if `tail`,
-/// exported to `dir`.
-fn exported_with(dir: &PathBuf, comb: bool, tail: bool, persistence: bool) -> (DdspModel, ModelConfig) {
+/// and the delay, as fitted today, if `persistence`), the tail head if `tail` and the
+/// room head if `room`, exported to `dir`.
+fn exported_with(dir: &PathBuf, comb: bool, tail: bool, persistence: bool, room: bool) -> (DdspModel, ModelConfig) {
     let mut cfg = ModelConfig::with_voices(6);
     cfg.spec.comb_reads = comb;
     cfg.spec.comb_persistence = persistence;
@@ -66,6 +66,8 @@ fn exported_with(dir: &PathBuf, comb: bool, tail: bool, persistence: bool) -> (D
     cfg.comb_head = comb;
     cfg.spec.tail_reads = tail;
     cfg.tail_head = tail;
+    cfg.spec.room_reads = room;
+    cfg.room_head = room;
     let mut norm = unit_stats(&cfg);
     // ln D* standardised around 141 ms: the delay read inside the knob's range for inputs
     // in [−1, 1] (read 0.24–0.76), so the exported graph's clamp and gate are exercised.
@@ -83,10 +85,17 @@ fn exported_with(dir: &PathBuf, comb: bool, tail: bool, persistence: bool) -> (D
         (norm.echo_mean[at + tail::DAMPING_READ], norm.echo_std[at + tail::DAMPING_READ]) = (0.5, 0.2);
         (norm.echo_mean[at + tail::MIX_READ], norm.echo_std[at + tail::MIX_READ]) = (0.5, 0.2);
     }
+    // And the room reads: decay 0.5–1.3 s, mix 0.3–0.7.
+    if room {
+        let at = cfg.spec.room_offset();
+        (norm.echo_mean[at + room::DECAY_READ], norm.echo_std[at + room::DECAY_READ]) = (-0.22, 0.5);
+        (norm.echo_mean[at + room::MIX_READ], norm.echo_std[at + room::MIX_READ]) = (0.5, 0.2);
+    }
     let mut model = DdspModel::new(&cfg, &device());
     model.encoder = model.encoder.init_delay_read(&norm);
     model.encoder.comb_head = model.encoder.comb_head.map(|h| h.init_maps(&norm));
     model.encoder.tail_head = model.encoder.tail_head.map(|h| h.init_maps(&norm));
+    model.encoder.room_head = model.encoder.room_head.map(|h| h.init_maps(&norm));
     let mut train = TrainConfig::new(dir.join("no-data"));
     train.model = cfg.clone();
     let run = LoadedRun { config: train, norm, model, checkpoint: dir.join("random.bpk") };
@@ -96,16 +105,16 @@ fn exported_with(dir: &PathBuf, comb: bool, tail: bool, persistence: bool) -> (D
 
 #[test]
 fn exported_onnx_runs_in_tract_as_burn_runs_it() {
-    for (comb, tail, persistence) in [(false, false, false), (true, false, false), (true, true, false), (true, true, true)] {
-        parity(comb, tail, persistence);
+    for (comb, tail, persistence, room) in [(false, false, false, false), (true, false, false, false), (true, true, false, false), (true, true, true, true)] {
+        parity(comb, tail, persistence, room);
     }
 }
 
-fn parity(comb: bool, tail: bool, persistence: bool) {
-    let dir = tmp(&format!("parity-{comb}-{tail}-{persistence}"));
-    let (model, cfg) = exported_with(&dir, comb, tail, persistence);
+fn parity(comb: bool, tail: bool, persistence: bool, room: bool) {
+    let dir = tmp(&format!("parity-{comb}-{tail}-{persistence}-{room}"));
+    let (model, cfg) = exported_with(&dir, comb, tail, persistence, room);
     let comb_len = if comb { COMB_LEN + 2 * persistence as usize } else { 0 };
-    assert_eq!(cfg.spec.profile_len(), cfg.spec.comb_offset() + comb_len + if tail { tail::TAIL_LEN } else { 0 });
+    assert_eq!(cfg.spec.profile_len(), cfg.spec.comb_offset() + comb_len + if tail { tail::TAIL_LEN } else { 0 } + if room { room::ROOM_LEN } else { 0 });
     let loaded = Model::load(&dir).unwrap();
     let d = device();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
@@ -119,8 +128,8 @@ fn parity(comb: bool, tail: bool, persistence: bool) {
     let (z_b, k_b) = (values(z_b), values(k_b));
     assert_eq!(k_t.len(), KNOB_COUNT);
     let enc_err = max_diff(&z_b, &z_t).max(max_diff(&k_b, &k_t));
-    eprintln!("encoder (comb head: {comb}, tail head: {tail}) burn vs tract: max abs error {enc_err:e}");
-    assert!(enc_err < 1e-4, "encoder (comb head: {comb}, tail head: {tail}) burn vs tract: {enc_err}");
+    eprintln!("encoder (comb head: {comb}, tail head: {tail}, room head: {room}) burn vs tract: max abs error {enc_err:e}");
+    assert!(enc_err < 1e-4, "encoder (comb head: {comb}, tail head: {tail}, room head: {room}) burn vs tract: {enc_err}");
 
     // Decoder: 25 frames streamed one at a time vs burn over the whole sequence.
     let f = 25;
@@ -318,15 +327,37 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     let moved = head_moves(&data, &headed, &tailed, &[Knob::ReverbDecayS, Knob::ReverbDamping, Knob::ReverbMix]);
     assert!(moved > 1e-3, "the tail head changed none of the reverb's knobs");
 
+    // The room head goes on a run with the tail head, and changes the reverb's decay and
+    // mix and nothing else (fitted here on other reverbs than the corpus's).
+    let no_tail = run_err(&["room-head", with_head.to_str().unwrap(), "--out", tmp("room-no-tail").to_str().unwrap(), "--steps", "2"]);
+    assert!(no_tail.contains("tail head first"), "{no_tail}");
+    let with_room = tmp("room");
+    let said = run(&["room-head", with_tail.to_str().unwrap(), "--out", with_room.to_str().unwrap(), "--steps", "4", "--batch", "2", "--other-reverbs"]);
+    assert!(said.contains("room head fitted"), "{said}");
+    let exported_room = with_room.join("export");
+    run(&["export", with_room.to_str().unwrap(), "--out", exported_room.to_str().unwrap()]);
+    let roomed = Model::load(&exported_room).unwrap();
+    assert!(roomed.info.spec.room_reads && roomed.info.spec.tail_reads);
+    assert_eq!(roomed.info.spec.profile_len(), tailed.info.spec.profile_len() + room::ROOM_LEN);
+    let moved = head_moves(&data, &tailed, &roomed, &[Knob::ReverbDecayS, Knob::ReverbMix]);
+    assert!(moved > 1e-3, "the room head changed neither the reverb's decay nor its mix");
+
     let report = run(&["eval", "--model", models.to_str().unwrap(), "--data", d, "--split", "test", "--limit", "2"]);
     assert!(report.contains("## Knobs"), "{report}");
     let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("eval.json")).unwrap()).unwrap();
     assert_eq!(e["clips"], 2);
     assert!(e["clean_mss"]["model"].as_f64().unwrap() > 0.0);
     assert!(models.join("eval_knobs.png").exists() && models.join("eval_spectrograms.png").exists());
+    // The same renders with another reverb: counted by the same rule, so equally often.
+    for (name, k) in e["knobs"].as_object().unwrap() {
+        let (other, own) = (&k["rerendered_other_reverb"], &k["rerendered"]);
+        assert_eq!(other["counted"], own["counted"], "{name}");
+        assert!(other["mae"].as_f64().is_some_and(|m| (0.0..=1.0).contains(&m)), "{name}: {other}");
+    }
+    assert!(std::fs::read_to_string(models.join("eval.md")).unwrap().contains("another reverb"));
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join(MODEL_JSON)).unwrap()).unwrap();
     assert_eq!(info["eval"]["clips"], 2, "model.json carries the evaluation");
-    for dir in [data, runs, models, with_head, with_tail] {
+    for dir in [data, runs, models, with_head, with_tail, with_room] {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

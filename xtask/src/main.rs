@@ -135,7 +135,10 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
     eprintln!("= the three joint runs done in {:.0} s", started.elapsed().as_secs_f64());
     // The comb head on each trained run (minutes; the rest of each model stays as trained),
     // so the ablations' knob columns compare like with like, then the tail head on each
-    // (the reverb read off the free decay after the playing). The three runs' fits go side
+    // (the reverb read off the free decay after the playing), then the room head on each
+    // (the reverb read off what the clip's segments share), fitted on reverbs of other
+    // noise than the corpus's so that it reads rooms, not the corpus's one room (README,
+    // *The room head*). The three runs' fits go side
     // by side: a fit's one batch-producer thread renders and reads every example while its
     // trainer waits, so one fit alone leaves much of the second core idle (2026-12-07: a
     // comb fit alone fitted in 167 s, three side by side in 272–298 s each; the six fits
@@ -146,13 +149,14 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
             let runs = &runs;
             scope.spawn(move || -> anyhow::Result<()> {
                 run(&["comb-head", &format!("{runs}/{name}"), "--out", &format!("{runs}/{name}-comb")])?;
-                run(&["tail-head", &format!("{runs}/{name}-comb"), "--out", &format!("{runs}/{name}-tail")])
+                run(&["tail-head", &format!("{runs}/{name}-comb"), "--out", &format!("{runs}/{name}-tail")])?;
+                run(&["room-head", &format!("{runs}/{name}-tail"), "--out", &format!("{runs}/{name}-room"), "--other-reverbs"])
             })
         });
         chains.into_iter().try_for_each(|chain| chain.join().unwrap_or_else(|_| bail!("a head-fit thread panicked")))
     })?;
-    run(&["export", &format!("{runs}/main-tail"), "--out", "models"])?;
-    run(&["export", &format!("{runs}/mono-tail"), "--out", &format!("{runs}/mono-tail/export")])?;
-    run(&["export", &format!("{runs}/clean-only-tail"), "--out", &format!("{runs}/clean-only-tail/export")])?;
-    run(&["eval", "--model", "models", "--data", &corpus, "--split", "test", "--mono", &format!("{runs}/mono-tail/export"), "--clean-only", &format!("{runs}/clean-only-tail/export")])
+    run(&["export", &format!("{runs}/main-room"), "--out", "models"])?;
+    run(&["export", &format!("{runs}/mono-room"), "--out", &format!("{runs}/mono-room/export")])?;
+    run(&["export", &format!("{runs}/clean-only-room"), "--out", &format!("{runs}/clean-only-room/export")])?;
+    run(&["eval", "--model", "models", "--data", &corpus, "--split", "test", "--mono", &format!("{runs}/mono-room/export"), "--clean-only", &format!("{runs}/clean-only-room/export")])
 }

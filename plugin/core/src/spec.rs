@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{comb, profiles, tail};
+use crate::analysis::{comb, profiles, room, tail};
 use crate::analysis::echo::EchoGrid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +59,11 @@ pub struct ModelSpec {
     /// decay after the playing stops). Models written before them load with this off.
     #[serde(default)]
     pub tail_reads: bool,
+    /// The encoder's second input ends, after the tail reads, with the room reads
+    /// ([`crate::analysis::room`]: the reverb's mix and decay read off what the clip's
+    /// segments share in their cepstra). Models written before them load with this off.
+    #[serde(default)]
+    pub room_reads: bool,
 }
 
 fn default_encoder_hop() -> usize {
@@ -67,14 +72,19 @@ fn default_encoder_hop() -> usize {
 
 impl Default for ModelSpec {
     fn default() -> Self {
-        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false, comb_coverage: false, comb_persistence: false, comb_delay: false, tail_reads: false }
+        ModelSpec { sample_rate: 16_000, hop: 64, harmonics: 60, noise_bands: 65, voices: 6, mfcc: 30, encoder_hop: default_encoder_hop(), echo: EchoGrid::default(), clip_profiles: true, comb_reads: false, comb_coverage: false, comb_persistence: false, comb_delay: false, tail_reads: false, room_reads: false }
     }
 }
 
 impl ModelSpec {
     /// Length of the encoder's second input: the echo cepstrum, the clip profiles, the
-    /// comb reads, the tail reads.
+    /// comb reads, the tail reads, the room reads.
     pub fn profile_len(&self) -> usize {
+        self.room_offset() + if self.room_reads { room::ROOM_LEN } else { 0 }
+    }
+
+    /// Where the room reads start in the encoder's second input (after the tail reads).
+    pub fn room_offset(&self) -> usize {
         self.tail_offset() + if self.tail_reads { tail::TAIL_LEN } else { 0 }
     }
 

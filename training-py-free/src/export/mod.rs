@@ -113,6 +113,9 @@ pub fn encoder_onnx(model: &DdspModel, cfg: &ModelConfig) -> Vec<u8> {
     if let Some(head) = &e.tail_head {
         knobs = read_head(&mut g, &knobs, &z, &echo, &head.gated(), cfg.spec.profile_len());
     }
+    if let Some(head) = &e.room_head {
+        knobs = read_head(&mut g, &knobs, &z, &echo, &head.gated(), cfg.spec.profile_len());
+    }
     g.output(&z, "z", &[Dim::Fixed(1), Dim::Fixed(cfg.z_dim)]);
     g.output(&knobs, "knobs", &[Dim::Fixed(1), Dim::Fixed(gddsp_core::knobs::KNOB_COUNT)]);
     g.into_bytes("gddsp_encoder", "GDDSP z-encoder + FX decoder: standardised MFCC frames and echo + clip profiles -> z, knob positions")
@@ -132,7 +135,8 @@ fn delay_read(g: &mut Graph, out: &str, echo: &str, read: &crate::model::encoder
     gate_into(g, &knobs, &gate, &d, Knob::DelayTimeMs as usize)
 }
 
-/// A gated read head ([`crate::model::encoder::CombHead`], [`crate::model::encoder::TailHead`])
+/// A gated read head ([`crate::model::encoder::CombHead`], [`crate::model::encoder::TailHead`],
+/// [`crate::model::encoder::RoomHead`])
 /// over `knobs` `[1, 9]`, `z` and the profiles `echo` `[1, P]` → knobs `[1, 9]`, as
 /// [`GatedHead::forward`]: the reads picked out of `echo` and z through the hidden layer
 /// and the gates, then each target's read gated into its knob.
@@ -270,11 +274,12 @@ pub fn model_info(run: &LoadedRun, eval: Option<serde_json::Value>) -> gddsp_cor
     let c = &run.config;
     let manifest = crate::data::corpus::Manifest::read(&c.data).ok();
     let mut command = format!("gddsp-train train --data {} --out RUN --seed {} --steps {}", c.data.display(), c.seed, c.steps);
-    if c.comb_head_steps > 0 {
-        command += &format!(" && gddsp-train comb-head RUN --out RUN-comb --steps {}", c.comb_head_steps);
-    }
-    if c.tail_head_steps > 0 {
-        command += &format!(" && gddsp-train tail-head RUN-comb --out RUN-tail --steps {}", c.tail_head_steps);
+    let heads = [("comb-head", "RUN", "RUN-comb", c.comb_head_steps), ("tail-head", "RUN-comb", "RUN-tail", c.tail_head_steps), ("room-head", "RUN-tail", "RUN-room", c.room_head_steps)];
+    for (name, from, to, steps) in heads.into_iter().filter(|h| h.3 > 0) {
+        command += &format!(" && gddsp-train {name} {from} --out {to} --steps {steps}");
+        if c.other_reverb_heads.iter().any(|h| h == name) {
+            command += " --other-reverbs";
+        }
     }
     let training = serde_json::json!({
         "command": command,

@@ -54,6 +54,19 @@
 //! u_k = g_k·clamp01(a_k·x_k + b_k) + (1 − g_k)·u_k,own     x: ln T₀, damping, mix reads
 //! ```
 //!
+//! **Room head** (models with `room_head`, fitted by `gddsp-train room-head` on a model
+//! with the tail head, everything else frozen): the reverb's mix and decay are also read
+//! off what the clip's segments share in their cepstra ([`gddsp_core::analysis::room`],
+//! after the tail reads), gated the same way over the knobs the tail head left. Its gates
+//! hear the comb, tail and room reads: the room reads hold where the tail reads fail
+//! (a delay after the stop, a reverb shorter than the last note's ring) and are rough
+//! where they hold.
+//!
+//! ```text
+//! [g_decay, g_mix] = σ(Linear(Dense([comb reads, tail reads, room reads, z])))
+//! u_k = g_k·clamp01(a_k·x_k + b_k) + (1 − g_k)·u_k     x: ln T̂, m̂
+//! ```
+//!
 //! Inputs arrive standardised with the training set's statistics ([`super::Stats`]).
 //! `u` is each knob's position along its skew (the knob table's normalized scale).
 
@@ -64,6 +77,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{Device, Tensor};
 use gddsp_core::inference::Normalization;
 use gddsp_core::analysis::comb::{FEEDBACK_READ, MIX_READ};
+use gddsp_core::analysis::room::{self, ROOM_LEN};
 use gddsp_core::analysis::tail::{self, TAIL_LEN};
 use gddsp_core::knobs::{Knob, KNOBS, KNOB_COUNT};
 
@@ -83,6 +97,7 @@ pub struct Encoder {
     pub delay_read: Option<DelayRead>,
     pub comb_head: Option<CombHead>,
     pub tail_head: Option<TailHead>,
+    pub room_head: Option<RoomHead>,
 }
 
 /// The delay's mix and feedback read off the comb reads, gated (see the module doc).
@@ -237,6 +252,69 @@ impl TailHead {
     }
 }
 
+/// The reverb's mix and decay read off the room reads, gated (see the module doc).
+#[derive(Module, Debug)]
+pub struct RoomHead {
+    pub hidden: Dense,
+    /// → the gates of the decay and mix reads.
+    pub gates: Linear,
+    /// Standardised ln T̂ → the decay knob's position.
+    pub decay_map: Linear,
+    /// Standardised m̂ → the reverb mix knob's position.
+    pub mix_map: Linear,
+    /// Where the comb reads start in the encoder's second input (the tail reads, then
+    /// the room reads follow).
+    pub offset: usize,
+    /// How many comb reads come before the tail reads (the spec's `comb_len`).
+    pub comb_len: usize,
+}
+
+impl RoomHead {
+    pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        RoomHead {
+            hidden: Dense::new(cfg.spec.comb_len() + TAIL_LEN + ROOM_LEN + cfg.z_dim, COMB_HIDDEN, device),
+            gates: LinearConfig::new(COMB_HIDDEN, 2).init(device),
+            decay_map: LinearConfig::new(1, 1).init(device),
+            mix_map: LinearConfig::new(1, 1).init(device),
+            offset: cfg.spec.comb_offset(),
+            comb_len: cfg.spec.comb_len(),
+        }
+    }
+
+    /// Where the room reads start, relative to `offset`.
+    fn room_at(&self) -> usize {
+        self.comb_len + TAIL_LEN
+    }
+
+    /// The head: its gates hear the comb, tail and room reads; the targets are two room
+    /// reads (relative to `offset`), their maps and knobs, in gate order.
+    pub fn gated(&self) -> GatedHead<'_, 2> {
+        let r = self.room_at();
+        GatedHead {
+            offset: self.offset,
+            len: r + ROOM_LEN,
+            hidden: &self.hidden,
+            gates: &self.gates,
+            targets: [(r + room::DECAY_READ, &self.decay_map, Knob::ReverbDecayS), (r + room::MIX_READ, &self.mix_map, Knob::ReverbMix)],
+        }
+    }
+
+    /// Sets the maps to the exact ones for the training set's statistics.
+    pub fn init_maps(mut self, norm: &Normalization) -> Self {
+        let at = |i: usize| (norm.echo_mean[self.offset + i], norm.echo_std[self.offset + i]);
+        let r = self.room_at();
+        let ((dm, ds), (mm, ms)) = (at(r + room::DECAY_READ), at(r + room::MIX_READ));
+        set_map(&mut self.decay_map, exact_map(Knob::ReverbDecayS, dm, ds));
+        set_map(&mut self.mix_map, exact_map(Knob::ReverbMix, mm, ms));
+        self
+    }
+
+    /// `knobs` `[B, 9]` with the reverb's decay and mix gated against the room reads.
+    pub fn forward(&self, knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
+        self.gated().forward(knobs, z, echo)
+    }
+}
+
 impl CombHead {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
         CombHead {
@@ -323,6 +401,7 @@ impl Encoder {
             delay_read: cfg.spec.strongest_echo_index().filter(|_| cfg.delay_read).map(|index| DelayRead { map: LinearConfig::new(1, 1).init(device), index }),
             comb_head: (cfg.comb_head && cfg.spec.comb_reads).then(|| CombHead::new(cfg, device)),
             tail_head: (cfg.tail_head && cfg.spec.comb_reads && cfg.spec.tail_reads).then(|| TailHead::new(cfg, device)),
+            room_head: (cfg.room_head && cfg.spec.comb_reads && cfg.spec.tail_reads && cfg.spec.room_reads).then(|| RoomHead::new(cfg, device)),
         }
     }
 
@@ -339,6 +418,13 @@ impl Encoder {
     pub fn with_tail_head(mut self, cfg: &ModelConfig, norm: &Normalization) -> Self {
         self.grow_profile_inputs(cfg.spec.profile_len());
         self.tail_head = Some(TailHead::new(cfg, &self.echo_in.linear.weight.device()).init_maps(norm));
+        self
+    }
+
+    /// The same for the room reads and the room head (on an encoder with the tail head).
+    pub fn with_room_head(mut self, cfg: &ModelConfig, norm: &Normalization) -> Self {
+        self.grow_profile_inputs(cfg.spec.profile_len());
+        self.room_head = Some(RoomHead::new(cfg, &self.echo_in.linear.weight.device()).init_maps(norm));
         self
     }
 
@@ -380,6 +466,9 @@ impl Encoder {
             knobs = head.forward(knobs, z.clone(), echo.clone());
         }
         if let Some(head) = &self.tail_head {
+            knobs = head.forward(knobs, z.clone(), echo.clone());
+        }
+        if let Some(head) = &self.room_head {
             knobs = head.forward(knobs, z, echo);
         }
         knobs

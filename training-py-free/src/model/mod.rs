@@ -38,12 +38,17 @@ pub struct ModelConfig {
     /// model with the comb head by `gddsp-train tail-head`.
     #[serde(default)]
     pub tail_head: bool,
+    /// The reverb's mix and decay are also read off the room reads
+    /// ([`encoder::RoomHead`]; needs `spec.comb_reads`, `spec.tail_reads` and
+    /// `spec.room_reads`). Added to a model with the tail head by `gddsp-train room-head`.
+    #[serde(default)]
+    pub room_head: bool,
 }
 
 impl ModelConfig {
     /// The shipped sizes with `voices` oscillators (6; 1 for the monophonic ablation).
     pub fn with_voices(voices: usize) -> Self {
-        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128, delay_read: true, comb_head: false, tail_head: false }
+        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128, delay_read: true, comb_head: false, tail_head: false, room_head: false }
     }
 }
 

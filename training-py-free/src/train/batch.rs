@@ -94,17 +94,29 @@ pub fn synth_batch(set: &[Prepared], picks: &[(usize, usize)], frames: usize, sp
     batch
 }
 
+/// What a knob example varies beyond the knobs and the crop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Augment {
+    /// Colour the clean mix with a random EQ first ([`random_colour`]).
+    pub eq: bool,
+    /// Draw the reverb's noise from a random seed instead of the corpus's
+    /// ([`gddsp_core::fx::REVERB_SEED`]): the same decay, damping and mix, another room.
+    pub other_reverbs: bool,
+}
+
 /// A knob example: `seconds` of a clip's clean mix (from a random start) through new
 /// random knobs.
-pub fn augmented(p: &Prepared, seconds: f64, rng: &mut impl Rng, spec: &ModelSpec, norm: &Normalization, echo_on: bool, eq: bool) -> (Vec<f32>, Vec<f32>, [f32; KNOB_COUNT]) {
+pub fn augmented(p: &Prepared, seconds: f64, rng: &mut impl Rng, spec: &ModelSpec, norm: &Normalization, echo_on: bool, augment: Augment) -> (Vec<f32>, Vec<f32>, [f32; KNOB_COUNT]) {
     let (knobs, _) = random_knobs(rng);
     let len = ((seconds * spec.sample_rate as f64) as usize).min(p.clean_mix.len());
     let start = rng.random_range(0..=p.clean_mix.len() - len);
     let mut wet = vec![p.clean_mix[start..start + len].to_vec()];
-    if eq {
+    if augment.eq {
         random_colour(&mut wet[0], spec.sample_rate as f32, rng);
     }
-    FxChain::render_offline(spec.sample_rate as f32, &knobs, &mut wet);
+    // Drawn only when asked for, so runs without it see the examples they always saw.
+    let room = if augment.other_reverbs { rng.random() } else { gddsp_core::fx::REVERB_SEED };
+    FxChain::render_offline_with_reverb_seed(spec.sample_rate as f32, &knobs, &mut wet, room);
     let mut input = encoder_input(&wet[0], spec);
     standardise_encoder_input(&mut input.mfcc, &mut input.echo, norm);
     if !echo_on {
@@ -156,14 +168,14 @@ pub fn random_colour(x: &mut [f32], rate: f32, rng: &mut impl Rng) {
 pub const KNOB_MIN_SECONDS: f64 = 3.0;
 
 /// Starts the producer of knob batches for steps `first..last`, in order.
-pub fn knob_batches(set: Arc<Vec<Prepared>>, norm: Normalization, spec: ModelSpec, seed: u64, first: u64, last: u64, size: usize, echo_on: bool, eq: bool) -> Receiver<KnobBatch> {
+pub fn knob_batches(set: Arc<Vec<Prepared>>, norm: Normalization, spec: ModelSpec, seed: u64, first: u64, last: u64, size: usize, echo_on: bool, augment: Augment) -> Receiver<KnobBatch> {
     let (tx, rx) = sync_channel(4);
     std::thread::spawn(move || {
         for step in first..last {
             let mut rng = step_rng(seed, step, 2);
             let longest = set.iter().map(|p| p.clean_mix.len()).min().unwrap_or(0) as f64 / spec.sample_rate as f64;
             let seconds = rng.random_range(KNOB_MIN_SECONDS.min(longest)..=longest);
-            let items: Vec<_> = (0..size).map(|_| augmented(&set[rng.random_range(0..set.len())], seconds, &mut rng, &spec, &norm, echo_on, eq)).collect();
+            let items: Vec<_> = (0..size).map(|_| augmented(&set[rng.random_range(0..set.len())], seconds, &mut rng, &spec, &norm, echo_on, augment)).collect();
             let refs: Vec<_> = items.iter().map(|(m, e, k)| (m.as_slice(), e.as_slice(), *k)).collect();
             if tx.send(KnobBatch::stack(&refs, &spec, 1e-6)).is_err() {
                 return;

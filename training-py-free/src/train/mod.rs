@@ -92,6 +92,13 @@ pub struct TrainConfig {
     /// Steps of `gddsp-train tail-head` after the comb head (0: the run has no tail head).
     #[serde(default)]
     pub tail_head_steps: u64,
+    /// Steps of `gddsp-train room-head` after the tail head (0: the run has no room head).
+    #[serde(default)]
+    pub room_head_steps: u64,
+    /// The heads (by command: `comb-head`, `tail-head`, `room-head`) fitted on clips whose
+    /// reverbs drew other noise than the corpus's (`--other-reverbs`).
+    #[serde(default)]
+    pub other_reverb_heads: Vec<String>,
     pub model: ModelConfig,
 }
 
@@ -119,6 +126,8 @@ impl TrainConfig {
             knob_decay: false,
             comb_head_steps: 0,
             tail_head_steps: 0,
+            room_head_steps: 0,
+            other_reverb_heads: Vec::new(),
             model: ModelConfig::with_voices(6),
         }
     }
@@ -324,7 +333,7 @@ pub fn train(cfg: &TrainConfig, run: &Path, resume: bool, stop_after: Option<u64
     let encoder_path = run.join("encoder_after_knob_stage.bpk");
     let chain = FxChainTwin::new(spec.sample_rate as f32, 0, &device);
     let train_arc = Arc::new(train_set);
-    let knob_rx = (cfg.knob_batch > 0).then(|| knob_batches(train_arc.clone(), norm.clone(), spec.clone(), cfg.seed, state.step, cfg.steps, cfg.knob_batch, cfg.echo, cfg.eq_augment));
+    let knob_rx = (cfg.knob_batch > 0).then(|| knob_batches(train_arc.clone(), norm.clone(), spec.clone(), cfg.seed, state.step, cfg.steps, cfg.knob_batch, cfg.echo, batch::Augment { eq: cfg.eq_augment, other_reverbs: false }));
     let metrics_path = run.join("metrics.jsonl");
     let mut metrics = std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(|e| io_err(&metrics_path, e))?;
     let bar = progress_bar(cfg.steps, progress, "training");

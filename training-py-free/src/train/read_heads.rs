@@ -1,11 +1,14 @@
-//! `gddsp-train comb-head RUN --out OUT` and `gddsp-train tail-head RUN --out OUT`: fit a
-//! gated read head on a trained run, everything else frozen.
+//! `gddsp-train comb-head RUN --out OUT`, `gddsp-train tail-head RUN --out OUT` and
+//! `gddsp-train room-head RUN --out OUT`: fit a gated read head on a trained run,
+//! everything else frozen.
 //!
 //! The comb head ([`crate::model::encoder::CombHead`]) reads the delay's mix and feedback
 //! off the cepstrum at the echo ([`gddsp_core::analysis::comb`]); the tail head
 //! ([`crate::model::encoder::TailHead`], on a run that has the comb head) reads the
 //! reverb's decay, damping and mix off the free decay after the playing stops
-//! ([`gddsp_core::analysis::tail`]). Each gates its reads against the FX decoder's own
+//! ([`gddsp_core::analysis::tail`]); the room head ([`crate::model::encoder::RoomHead`], on
+//! a run that has the tail head) reads the reverb's mix and decay off what the clip's
+//! segments share in their cepstra ([`gddsp_core::analysis::room`]). Each gates its reads against the FX decoder's own
 //! estimates. A head is fitted after training, on the knob loss alone, for two reasons:
 //! z, the decoder and every other knob stay exactly as trained (the profile layer's new
 //! inputs get zero weights), so the spectral figures do not move; and it costs minutes,
@@ -24,7 +27,7 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use gddsp_core::inference::controls::Normalization;
 
-use super::batch::knob_batches;
+use super::batch::{knob_batches, Augment};
 use super::dataset::{load_split, standardise, statistics};
 use super::{encoder_tensors, knob_loss, knob_mae, run_dir_files};
 use crate::data::progress_bar;
@@ -36,6 +39,7 @@ use crate::export::load_run;
 pub enum Head {
     Comb,
     Tail,
+    Room,
 }
 
 impl Head {
@@ -44,6 +48,7 @@ impl Head {
         match self {
             Head::Comb => "comb-head",
             Head::Tail => "tail-head",
+            Head::Room => "room-head",
         }
     }
 
@@ -52,6 +57,7 @@ impl Head {
         match self {
             Head::Comb => "comb head",
             Head::Tail => "tail head",
+            Head::Room => "room head",
         }
     }
 }
@@ -65,11 +71,14 @@ pub struct HeadConfig {
     pub seed: u64,
     /// Steps between validations.
     pub epoch_steps: u64,
+    /// The re-rendered clips' reverbs draw their noise from random seeds, not the
+    /// corpus's ([`Augment::other_reverbs`]).
+    pub other_reverbs: bool,
 }
 
 impl Default for HeadConfig {
     fn default() -> Self {
-        HeadConfig { steps: 600, batch: 16, lr: 3e-3, seed: 1, epoch_steps: 100 }
+        HeadConfig { steps: 600, batch: 16, lr: 3e-3, seed: 1, epoch_steps: 100, other_reverbs: false }
     }
 }
 
@@ -91,6 +100,8 @@ pub fn fit_head(head: Head, run: &Path, out: &Path, cfg: &HeadConfig, progress: 
         Head::Comb if had.comb_head => return Err(format!("{}: the run already has a comb head", run.display())),
         Head::Tail if had.tail_head => return Err(format!("{}: the run already has a tail head", run.display())),
         Head::Tail if !had.comb_head => return Err(format!("{}: the tail head's gates hear the comb reads; fit the comb head first (gddsp-train comb-head)", run.display())),
+        Head::Room if had.room_head => return Err(format!("{}: the run already has a room head", run.display())),
+        Head::Room if !had.tail_head => return Err(format!("{}: the room head's gates hear the comb and tail reads; fit the tail head first (gddsp-train tail-head)", run.display())),
         _ => {}
     }
     let mut tcfg = loaded.config.clone();
@@ -108,6 +119,14 @@ pub fn fit_head(head: Head, run: &Path, out: &Path, cfg: &HeadConfig, progress: 
             tcfg.model.tail_head = true;
             tcfg.tail_head_steps = cfg.steps;
         }
+        Head::Room => {
+            tcfg.model.spec.room_reads = true;
+            tcfg.model.room_head = true;
+            tcfg.room_head_steps = cfg.steps;
+        }
+    }
+    if cfg.other_reverbs {
+        tcfg.other_reverb_heads.push(head.name().to_string());
     }
     let spec = tcfg.model.spec.clone();
     let _ = writeln!(log, "loading {}", tcfg.data.display());
@@ -133,13 +152,16 @@ pub fn fit_head(head: Head, run: &Path, out: &Path, cfg: &HeadConfig, progress: 
     model.encoder = match head {
         Head::Comb => model.encoder.with_comb_head(&tcfg.model, &norm),
         Head::Tail => model.encoder.with_tail_head(&tcfg.model, &norm),
+        Head::Room => model.encoder.with_room_head(&tcfg.model, &norm),
     };
     let comb = if head == Head::Comb { model.encoder.comb_head.take() } else { None };
     let tail = if head == Head::Tail { model.encoder.tail_head.take() } else { None };
+    let room = if head == Head::Room { model.encoder.room_head.take() } else { None };
     let before = knob_mae(&model, &spec, tcfg.echo, &valid_set, &device).0;
     model = model.no_grad();
     model.encoder.comb_head = model.encoder.comb_head.take().or(comb);
     model.encoder.tail_head = model.encoder.tail_head.take().or(tail);
+    model.encoder.room_head = model.encoder.room_head.take().or(room);
 
     std::fs::create_dir_all(out).map_err(|e| io(out, &e))?;
     for (name, text) in [("train.json", serde_json::to_string_pretty(&tcfg).expect("config serialises")), ("stats.json", serde_json::to_string_pretty(&norm).expect("stats serialise"))] {
@@ -152,7 +174,7 @@ pub fn fit_head(head: Head, run: &Path, out: &Path, cfg: &HeadConfig, progress: 
     writeln!(metrics, "{}", serde_json::json!({"step": 0, "stage": head.name(), "valid": {"knob_mae": before}})).map_err(|e| io(&metrics_path, &e))?;
 
     let train_arc = Arc::new(train_set);
-    let rx = knob_batches(train_arc, norm.clone(), spec.clone(), cfg.seed, 0, cfg.steps, cfg.batch, tcfg.echo, false);
+    let rx = knob_batches(train_arc, norm.clone(), spec.clone(), cfg.seed, 0, cfg.steps, cfg.batch, tcfg.echo, Augment { eq: false, other_reverbs: cfg.other_reverbs });
     let mut optim = AdamConfig::new().init();
     let bar = progress_bar(cfg.steps, progress, head.label());
     let started = Instant::now();

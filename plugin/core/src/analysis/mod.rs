@@ -11,6 +11,7 @@ pub mod loudness;
 pub mod mfcc;
 pub mod pitch;
 pub mod profiles;
+pub mod room;
 pub mod tail;
 
 pub use loudness::Loudness;
@@ -80,7 +81,8 @@ fn features_with(yin: Yin, signal: &[f32], spec: &ModelSpec) -> ChannelFeatures 
 /// `spec.clip_profiles`, by its clip profiles ([`profiles::clip_profiles`]) and, when
 /// `spec.comb_reads`, by its comb reads ([`comb::comb_reads`], then the persistence with
 /// `spec.comb_persistence` and the delay with `spec.comb_delay`) and, when
-/// `spec.tail_reads`, by its tail reads ([`tail::tail_reads`]) (`[spec.profile_len()]`).
+/// `spec.tail_reads`, by its tail reads ([`tail::tail_reads`]) and, when `spec.room_reads`,
+/// by its room reads ([`room::room_reads`]) (`[spec.profile_len()]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncoderInput {
     pub mfcc: Vec<f32>,
@@ -95,8 +97,8 @@ pub fn encoder_input(signal: &[f32], spec: &ModelSpec) -> EncoderInput {
     let sr = spec.sample_rate as f32;
     let cepstrum = echo::cepstrum(signal);
     let mut profile = echo::profile_of(&cepstrum, sr, &spec.echo);
+    let d = (spec.comb_reads || spec.room_reads).then(|| comb::echo_delay(&cepstrum, &profile, sr, &spec.echo)).flatten();
     let comb = spec.comb_reads.then(|| {
-        let d = comb::echo_delay(&cepstrum, &profile, sr, &spec.echo);
         let mut reads = match spec.comb_coverage {
             true => comb::covered_comb_reads(signal, &cepstrum, d),
             false => comb::comb_reads(&cepstrum, d),
@@ -117,6 +119,9 @@ pub fn encoder_input(signal: &[f32], spec: &ModelSpec) -> EncoderInput {
     profile.extend(comb.into_iter().flatten());
     if spec.tail_reads {
         profile.extend(tail::tail_reads(signal, sr));
+    }
+    if spec.room_reads {
+        profile.extend(room::room_reads(signal, sr, d));
     }
     EncoderInput { mfcc, frames, echo: profile }
 }
