@@ -141,7 +141,7 @@ pub fn persistence(signal: &[f32], cepstrum: &[f32], d: Option<f32>) -> f32 {
     let Some(d) = d.filter(|d| d.is_finite() && *d >= 1.0) else { return 0.0 };
     let len = SEGMENT.max((ECHOES_PER_SEGMENT * d).ceil() as usize).next_power_of_two();
     let reach = ((d.round() as usize) + NEIGHBOURHOOD + 1).min(len + 1);
-    let cepstra: Vec<Vec<f32>> = super::echo::segment_cepstra(signal, len, SEGMENT_FLOOR, reach).into_iter().map(|(_, c)| c).collect();
+    let cepstra: Vec<Vec<f32>> = super::echo::segment_cepstra(signal, len, SEGMENT_FLOOR, reach, usize::MAX).into_iter().map(|(_, c)| c).collect();
     if cepstra.len() < MIN_SEGMENTS {
         return sharpness(cepstrum, d).max(0.0).ln_1p();
     }

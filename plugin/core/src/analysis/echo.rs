@@ -75,10 +75,14 @@ pub fn cepstrum(signal: &[f32]) -> Vec<f32> {
 /// Real cepstra of `signal`'s Hann-windowed segments of `len` samples every `len / 2`
 /// (each zero-padded to `2·len`, so the cepstrum is not circular over the segment), for
 /// the segments whose energy is over `floor` times the loudest one's: `(start, C[0..keep])`
-/// each, `keep ≤ len + 1`. A clip shorter than `len` has none.
-pub(crate) fn segment_cepstra(signal: &[f32], len: usize, floor: f64, keep: usize) -> Vec<(usize, Vec<f32>)> {
+/// each, `keep ≤ len + 1`. A clip shorter than `len` has none. A clip with more than
+/// `most` segments gives `most` of them, evenly spread over it.
+pub(crate) fn segment_cepstra(signal: &[f32], len: usize, floor: f64, keep: usize, most: usize) -> Vec<(usize, Vec<f32>)> {
     let hop = len / 2;
-    let starts: Vec<usize> = if signal.len() < len { Vec::new() } else { (0..=signal.len() - len).step_by(hop).collect() };
+    let mut starts: Vec<usize> = if signal.len() < len { Vec::new() } else { (0..=signal.len() - len).step_by(hop).collect() };
+    if starts.len() > most {
+        starts = (0..most).map(|i| starts[i * starts.len() / most]).collect();
+    }
     let energy = |s: usize| signal[s..s + len].iter().map(|&x| (x as f64).powi(2)).sum::<f64>();
     let energies: Vec<f64> = starts.iter().map(|&s| energy(s)).collect();
     let loudest = energies.iter().fold(0f64, |m, &e| m.max(e));

@@ -46,6 +46,9 @@ use super::echo::segment_cepstra;
 const SEGMENT: usize = 16_384;
 /// Segments quieter than this share of the loudest one's energy are left out.
 const SEGMENT_FLOOR: f64 = 1e-2;
+/// Most segments read, evenly spread over a longer clip (33 s of them): the pairs grow
+/// with the square of the count, and an hour's 7000 segments would take minutes.
+const MOST_SEGMENTS: usize = 64;
 /// Quefrency window edges, ms.
 const WINDOW_EDGES_MS: [f32; WINDOWS + 1] = [20.0, 40.0, 80.0, 160.0, 320.0, 512.0];
 const WINDOWS: usize = 5;
@@ -69,7 +72,7 @@ pub const DECAY_READ: usize = WINDOWS + 1;
 /// samples as at 16 kHz); `d` is the echo's delay in samples, if the clip has one
 /// ([`super::comb::echo_delay`]).
 pub fn room_reads(signal: &[f32], sample_rate: f32, d: Option<f32>) -> [f32; ROOM_LEN] {
-    let cepstra = segment_cepstra(signal, SEGMENT, SEGMENT_FLOOR, SEGMENT / 2);
+    let cepstra = segment_cepstra(signal, SEGMENT, SEGMENT_FLOOR, SEGMENT / 2, MOST_SEGMENTS);
     let pairs = |k: usize| cepstra[k + 1..].iter().filter(|(s, _)| s - cepstra[k].0 >= SEGMENT).count();
     let pair_count: usize = (0..cepstra.len()).map(pairs).sum();
     if pair_count == 0 {
@@ -209,6 +212,17 @@ mod tests {
         let with = room_reads(&y, SR, Some(d_ms * SR / 1000.0));
         let none = room_reads(&dry, SR, None);
         assert!(with[MIX_READ] < none[MIX_READ] + 0.15, "a delay reads as a reverb mix of {} (dry {})", with[MIX_READ], none[MIX_READ]);
+    }
+
+    #[test]
+    fn a_long_clip_reads_a_bounded_number_of_segments_and_the_same_room() {
+        let dry: Vec<f32> = (0..8).flat_map(|seed| playing(20 + seed)).collect();
+        let wet = reverb(&dry, 0.6, 0.7, 11);
+        let long = room_reads(&wet, SR, None);
+        let most_pairs = (MOST_SEGMENTS * (MOST_SEGMENTS - 1) / 2) as f32;
+        assert!(long[WINDOWS + 2] <= most_pairs.ln_1p(), "{} pairs read", long[WINDOWS + 2].exp_m1());
+        let first = room_reads(&wet[..(8.0 * SR) as usize], SR, None);
+        assert!((long[MIX_READ] - first[MIX_READ]).abs() < 0.15, "64 s reads a mix of {}, its first 8 s {}", long[MIX_READ], first[MIX_READ]);
     }
 
     #[test]
