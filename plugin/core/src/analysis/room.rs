@@ -73,8 +73,9 @@ pub const DECAY_READ: usize = WINDOWS + 1;
 /// ([`super::comb::echo_delay`]).
 pub fn room_reads(signal: &[f32], sample_rate: f32, d: Option<f32>) -> [f32; ROOM_LEN] {
     let cepstra = segment_cepstra(signal, SEGMENT, SEGMENT_FLOOR, SEGMENT / 2, MOST_SEGMENTS);
-    let pairs = |k: usize| cepstra[k + 1..].iter().filter(|(s, _)| s - cepstra[k].0 >= SEGMENT).count();
-    let pair_count: usize = (0..cepstra.len()).map(pairs).sum();
+    // The pairs of segments that do not overlap, (k, l) with k < l.
+    let pairs: Vec<(usize, usize)> = (0..cepstra.len()).flat_map(|k| (k + 1..cepstra.len()).map(move |l| (k, l))).filter(|&(k, l)| cepstra[l].0 - cepstra[k].0 >= SEGMENT).collect();
+    let pair_count = pairs.len();
     if pair_count == 0 {
         return [0.0; ROOM_LEN];
     }
@@ -92,11 +93,8 @@ pub fn room_reads(signal: &[f32], sample_rate: f32, d: Option<f32>) -> [f32; ROO
         let hi = ((WINDOW_EDGES_MS[w + 1] * sample_rate / 1000.0) as usize).min(SEGMENT / 2);
         let (mut sum, mut count) = (0f64, 0usize);
         for n in (lo..hi).filter(|&n| off_the_comb(n)) {
-            // Σ over non-overlapping pairs of c_k·c_l.
-            for (k, (start, ck)) in cepstra.iter().enumerate() {
-                for (_, cl) in cepstra[k + 1..].iter().filter(|(s, _)| s - start >= SEGMENT) {
-                    sum += ck[n] as f64 * cl[n] as f64;
-                }
+            for &(k, l) in &pairs {
+                sum += cepstra[k].1[n] as f64 * cepstra[l].1[n] as f64;
             }
             count += 1;
         }
