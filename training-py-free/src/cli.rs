@@ -153,6 +153,11 @@ enum Command {
         /// Colour knob examples with a random EQ before the FX chain (guitar invariance).
         #[arg(long)]
         eq_augment: bool,
+        /// Scale knob examples' wet renders by a random gain within ± this many dB before
+        /// the encoder hears them, so the reference's level (which a DAW clip does not
+        /// keep) cannot stand in for the distortion (0: none).
+        #[arg(long, default_value_t = 0.0)]
+        level_augment_db: f32,
         /// Decay the learning rate over the knob stage as well.
         #[arg(long)]
         knob_decay: bool,
@@ -383,7 +388,7 @@ where
                 return Err(anyhow::anyhow!("a block is outside its parity bound").into());
             }
         }
-        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, no_clip_profiles, no_delay_read, eq_augment, knob_decay, init_encoder, z_grad, knob_grad, encoder_hidden, stop_after } => {
+        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, no_clip_profiles, no_delay_read, eq_augment, level_augment_db, knob_decay, init_encoder, z_grad, knob_grad, encoder_hidden, stop_after } => {
             if voices != 1 && voices != 6 {
                 return Err(anyhow::anyhow!("--voices must be 6 or 1").into());
             }
@@ -405,6 +410,10 @@ where
             cfg.w_knob = knob_weight;
             cfg.echo = !no_echo;
             cfg.eq_augment = eq_augment;
+            if !(0.0..=40.0).contains(&level_augment_db) {
+                return Err(anyhow::anyhow!("--level-augment-db {level_augment_db}: give 0–40 dB").into());
+            }
+            cfg.level_augment_db = level_augment_db;
             cfg.knob_decay = knob_decay;
             if init_encoder.is_some() {
                 cfg.warmup = 0;

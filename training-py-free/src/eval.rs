@@ -19,6 +19,11 @@
 //!   plugin use ([`gddsp_core::fx::REVERB_SEED`]). The decay, damping and mix are the
 //!   same; only the noise differs. A model that reads the corpus's own noise reads well
 //!   above and worse here, as it would on a real room.
+//! * Knobs on many settings at another level: the same renders (the corpus's reverb)
+//!   scaled by a random gain within ±[`LEVEL_SPREAD_DB`]. The corpus feeds the chain at
+//!   a peak of −12 to −3 dBFS and keeps the wet render's level, so that level tells how
+//!   hard the distortion worked; a clip dragged into a DAW has been through faders. A
+//!   model that reads the level reads well above and worse here.
 //! * Ablations, when given: the one-oscillator model (`--mono`) and the clean-loss-only
 //!   model (`--clean-only`), each exported from its own run.
 //!
@@ -48,6 +53,9 @@ use crate::train::dataset::knob_mask;
 
 /// Random knob settings per clip in the re-rendered knob evaluation.
 pub const RERENDERS: usize = 8;
+
+/// The spread of the random gain in the "another level" table, ± dB.
+pub const LEVEL_SPREAD_DB: f32 = 12.0;
 
 /// Where a knob of a bypassed effect starts to count.
 pub const ACTIVE_MIX: f32 = 0.2;
@@ -248,10 +256,12 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
     // Knobs on many settings: every clip's clean mix through fresh random knobs.
     let (mut errs_rr, mut errs_rr_base, mut errs_rr_mono, mut errs_rr_co) = (KnobErrors::new(), KnobErrors::new(), KnobErrors::new(), KnobErrors::new());
     let (mut errs_room, mut errs_room_base) = (KnobErrors::new(), KnobErrors::new());
+    let (mut errs_level, mut errs_level_base) = (KnobErrors::new(), KnobErrors::new());
     for (i, ex) in examples.iter().enumerate() {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x6b6e_6f62 ^ i as u64);
         // Its own stream, so the settings above stay the ones earlier reports drew.
         let mut rooms = Xoshiro256PlusPlus::seed_from_u64(0x726f_6f6d ^ i as u64);
+        let mut levels = Xoshiro256PlusPlus::seed_from_u64(0x6c65_766c ^ i as u64);
         let mixed = mix(ex);
         for _ in 0..RERENDERS {
             let (knobs, _) = random_knobs(&mut rng);
@@ -259,6 +269,10 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
             FxChain::render_offline(ex.sample_rate as f32, &knobs, &mut wet);
             let wet = Audio::new(ex.sample_rate, wet);
             let truth = positions(&knobs);
+            let gain = 10f32.powf(levels.random_range(-LEVEL_SPREAD_DB..LEVEL_SPREAD_DB) / 20.0);
+            let louder = Audio::new(ex.sample_rate, wet.channels.iter().map(|c| c.iter().map(|v| v * gain).collect()).collect());
+            errs_level.add(&truth, &model.analyze(&louder).map_err(|e| format!("{}: {e}", ex.name))?.positions);
+            errs_level_base.add(&truth, &baseline);
             let heard = |m: &Model| m.analyze(&wet).map(|a| a.positions).map_err(|e| format!("{}: {e}", ex.name));
             errs_rr.add(&truth, &heard(&model)?);
             errs_rr_base.add(&truth, &baseline);
@@ -325,6 +339,13 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
             "baseline_over_model": if room > 0.0 { room_base / room } else { f64::INFINITY },
             "counted": errs_room.n[i],
         });
+        let (level, level_base) = (errs_level.mae(i), errs_level_base.mae(i));
+        entry["rerendered_other_level"] = json!({
+            "mae": level,
+            "mean_baseline_mae": level_base,
+            "baseline_over_model": if level > 0.0 { level_base / level } else { f64::INFINITY },
+            "counted": errs_level.n[i],
+        });
         knobs.insert(k.spec().name.to_string(), entry);
     }
     let guitars: std::collections::BTreeSet<String> = crate::data::corpus::Manifest::read(&opts.data)
@@ -337,6 +358,7 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
         "guitars": guitars,
         "active_mix_threshold": ACTIVE_MIX,
         "rerenders_per_clip": RERENDERS,
+        "level_spread_db": LEVEL_SPREAD_DB,
         "knobs": knobs,
         "clean_mss": { "model": mean(&clean_d), "one_oscillator": mean(&clean_mono), "clean_loss_only": mean(&clean_co) },
         "wet_mss": { "model": mean(&wet_d), "one_oscillator": mean(&wet_mono), "clean_loss_only": mean(&wet_co) },
@@ -393,6 +415,20 @@ fn knob_rows(r: &Value, pick: impl Fn(&Value) -> &Value) -> String {
         .collect()
 }
 
+/// Rows of a table of the re-renders made another way (`key`), beside the plain
+/// re-renders' MAE.
+fn variant_rows(r: &Value, key: &str) -> String {
+    let mut s = String::new();
+    for name in Knob::ALL.map(|k| k.spec().name) {
+        let v = &r["knobs"][name];
+        let o = &v[key];
+        if !o.is_null() {
+            s += &format!("| {name} | {} | {} | {:.1}× | {} | {} |\n", fmt(&o["mae"]), fmt(&o["mean_baseline_mae"]), o["baseline_over_model"].as_f64().unwrap_or(0.0), fmt(&v["rerendered"]["mae"]), o["counted"]);
+        }
+    }
+    s
+}
+
 /// The Markdown report.
 pub fn markdown(r: &Value) -> String {
     let mut s = String::new();
@@ -403,13 +439,9 @@ pub fn markdown(r: &Value) -> String {
     s += &format!("\n## Knobs on many settings (MAE; each clip's clean mix through {} fresh random knob settings)\n\n| knob | model | train-mean baseline | baseline / model | one oscillator | clean loss only | renders counted |\n|---|---|---|---|---|---|---|\n", r["rerenders_per_clip"]);
     s += &knob_rows(r, |v| &v["rerendered"]);
     s += "\n## Knobs on many settings, another reverb (the same renders, the reverb's impulse response from a random seed instead of the corpus's)\n\n| knob | model | train-mean baseline | baseline / model | the corpus's reverb (above) | renders counted |\n|---|---|---|---|---|---|\n";
-    for name in Knob::ALL.map(|k| k.spec().name) {
-        let v = &r["knobs"][name];
-        let o = &v["rerendered_other_reverb"];
-        if !o.is_null() {
-            s += &format!("| {name} | {} | {} | {:.1}× | {} | {} |\n", fmt(&o["mae"]), fmt(&o["mean_baseline_mae"]), o["baseline_over_model"].as_f64().unwrap_or(0.0), fmt(&v["rerendered"]["mae"]), o["counted"]);
-        }
-    }
+    s += &variant_rows(r, "rerendered_other_reverb");
+    s += &format!("\n## Knobs on many settings, another level (the same renders scaled by a random gain within ±{} dB: a DAW clip does not keep the level it was made at)\n\n| knob | model | train-mean baseline | baseline / model | at the corpus's level (above) | renders counted |\n|---|---|---|---|---|---|\n", r["level_spread_db"]);
+    s += &variant_rows(r, "rerendered_other_level");
     s += "\n## Multi-scale spectral distance (lower is better)\n\n| | model (6 oscillators, clean + wet loss) | one oscillator | clean loss only |\n|---|---|---|---|\n";
     s += &format!("| clean | {} | {} | {} |\n", fmt(&r["clean_mss"]["model"]), fmt(&r["clean_mss"]["one_oscillator"]), fmt(&r["clean_mss"]["clean_loss_only"]));
     s += &format!("| wet | {} | {} | {} |\n", fmt(&r["wet_mss"]["model"]), fmt(&r["wet_mss"]["one_oscillator"]), fmt(&r["wet_mss"]["clean_loss_only"]));

@@ -348,13 +348,17 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     assert_eq!(e["clips"], 2);
     assert!(e["clean_mss"]["model"].as_f64().unwrap() > 0.0);
     assert!(models.join("eval_knobs.png").exists() && models.join("eval_spectrograms.png").exists());
-    // The same renders with another reverb: counted by the same rule, so equally often.
+    // The same renders with another reverb, and at another level: counted by the same
+    // rule, so equally often.
     for (name, k) in e["knobs"].as_object().unwrap() {
-        let (other, own) = (&k["rerendered_other_reverb"], &k["rerendered"]);
-        assert_eq!(other["counted"], own["counted"], "{name}");
-        assert!(other["mae"].as_f64().is_some_and(|m| (0.0..=1.0).contains(&m)), "{name}: {other}");
+        for key in ["rerendered_other_reverb", "rerendered_other_level"] {
+            let (other, own) = (&k[key], &k["rerendered"]);
+            assert_eq!(other["counted"], own["counted"], "{name}: {key}");
+            assert!(other["mae"].as_f64().is_some_and(|m| (0.0..=1.0).contains(&m)), "{name}: {key} {other}");
+        }
     }
-    assert!(std::fs::read_to_string(models.join("eval.md")).unwrap().contains("another reverb"));
+    let md = std::fs::read_to_string(models.join("eval.md")).unwrap();
+    assert!(md.contains("another reverb") && md.contains("another level"), "{md}");
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join(MODEL_JSON)).unwrap()).unwrap();
     assert_eq!(info["eval"]["clips"], 2, "model.json carries the evaluation");
     for dir in [data, runs, models, with_head, with_tail, with_room] {

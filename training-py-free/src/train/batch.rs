@@ -95,13 +95,18 @@ pub fn synth_batch(set: &[Prepared], picks: &[(usize, usize)], frames: usize, sp
 }
 
 /// What a knob example varies beyond the knobs and the crop.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Augment {
     /// Colour the clean mix with a random EQ first ([`random_colour`]).
     pub eq: bool,
     /// Draw the reverb's noise from a random seed instead of the corpus's
     /// ([`gddsp_core::fx::REVERB_SEED`]): the same decay, damping and mix, another room.
     pub other_reverbs: bool,
+    /// Scale the wet render by a random gain within ±`level_db` dB before the encoder
+    /// hears it (0: none). The chain's input stays at the corpus's level, where the drive
+    /// knob means what it says; only the reference's level, which a DAW clip does not
+    /// keep, stops telling the encoder how much distortion there is.
+    pub level_db: f32,
 }
 
 /// A knob example: `seconds` of a clip's clean mix (from a random start) through new
@@ -117,6 +122,10 @@ pub fn augmented(p: &Prepared, seconds: f64, rng: &mut impl Rng, spec: &ModelSpe
     // Drawn only when asked for, so runs without it see the examples they always saw.
     let room = if augment.other_reverbs { rng.random() } else { gddsp_core::fx::REVERB_SEED };
     FxChain::render_offline_with_reverb_seed(spec.sample_rate as f32, &knobs, &mut wet, room);
+    if augment.level_db > 0.0 {
+        let gain = 10f32.powf(rng.random_range(-augment.level_db..augment.level_db) / 20.0);
+        wet[0].iter_mut().for_each(|v| *v *= gain);
+    }
     let mut input = encoder_input(&wet[0], spec);
     standardise_encoder_input(&mut input.mfcc, &mut input.echo, norm);
     if !echo_on {
@@ -183,4 +192,49 @@ pub fn knob_batches(set: Arc<Vec<Prepared>>, norm: Normalization, spec: ModelSpe
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 3 s of a plucked A2 with its harmonics over a little noise (every mel band well
+    /// above the MFCC's log floor, so a gain moves c0 alone), at the corpus's level.
+    fn prepared() -> Prepared {
+        let mut noise = gddsp_core::rng::UniformNoise::new(5);
+        let clean_mix = (0..48_000)
+            .map(|n| {
+                let t = n as f32 / 16_000.0;
+                let note: f32 = (1..20).map(|h| (std::f32::consts::TAU * 110.0 * h as f32 * t).sin() / h as f32).sum();
+                0.2 * (-t).exp() * note + 0.01 * noise.next_sample()
+            })
+            .collect();
+        Prepared { name: "pluck".into(), clean_mix, wet: vec![], knobs: [0.0; KNOB_COUNT], features: vec![], f0: vec![], controls: vec![], mfcc: vec![], echo: vec![] }
+    }
+
+    #[test]
+    fn the_level_augment_scales_the_wet_render_within_its_spread_and_keeps_the_labels() {
+        let spec = ModelSpec::default();
+        let norm = Normalization { mfcc_mean: vec![0.0; spec.mfcc], mfcc_std: vec![1.0; spec.mfcc], echo_mean: vec![0.0; spec.profile_len()], echo_std: vec![1.0; spec.profile_len()], f0_midi_mean: 0.0, f0_midi_std: 1.0, f0_midi_p5: 0.0, f0_midi_p95: 1.0, loudness_db_mean: 0.0, loudness_db_std: 1.0, voiced_loudness_db_p5: 0.0, voiced_loudness_db_p95: 1.0 };
+        let p = prepared();
+        let level = Augment { level_db: 12.0, ..Augment::default() };
+        // c0 of the orthonormal DCT over 128 mel bands is Σ ln(M)/√128: a gain of G dB
+        // moves it by √128·G·ln 10/10.
+        let per_db = 128f32.sqrt() * std::f32::consts::LN_10 / 10.0;
+        let mut gains = Vec::new();
+        for seed in 0..24 {
+            let (plain, _, plain_knobs) = augmented(&p, 2.0, &mut Xoshiro256PlusPlus::seed_from_u64(seed), &spec, &norm, true, Augment::default());
+            let (louder, _, louder_knobs) = augmented(&p, 2.0, &mut Xoshiro256PlusPlus::seed_from_u64(seed), &spec, &norm, true, level);
+            assert_eq!(plain_knobs, louder_knobs, "seed {seed}: the level must not change the labels");
+            let mut shifts: Vec<f32> = plain.chunks(spec.mfcc).zip(louder.chunks(spec.mfcc)).map(|(a, b)| (b[0] - a[0]) / per_db).collect();
+            shifts.sort_by(f32::total_cmp);
+            let median = shifts[shifts.len() / 2];
+            let (lo, hi) = (shifts[shifts.len() / 10], shifts[shifts.len() * 9 / 10]);
+            assert!(hi - lo < 0.5, "seed {seed}: one gain for the whole render, yet c0 moved {lo:.2}–{hi:.2} dB");
+            gains.push(median);
+        }
+        let (min, max) = gains.iter().fold((f32::MAX, f32::MIN), |(a, b), &g| (a.min(g), b.max(g)));
+        assert!(min >= -12.3 && max <= 12.3, "gains {min:.1}–{max:.1} dB, outside ±12");
+        assert!(min < -6.0 && max > 6.0, "24 draws should spread over ±12 dB: {min:.1}–{max:.1}");
+    }
 }

@@ -82,6 +82,10 @@ pub struct TrainConfig {
     /// encoder cannot read a guitar's own brightness as distortion or damping.
     #[serde(default)]
     pub eq_augment: bool,
+    /// Scale each knob example's wet render by a random gain within ± this many dB
+    /// before the encoder hears it (0: none; [`batch::Augment::level_db`]).
+    #[serde(default)]
+    pub level_augment_db: f32,
     /// Decay the learning rate from `lr` to `lr_end` over the knob stage too (else it is
     /// constant there).
     #[serde(default)]
@@ -123,6 +127,7 @@ impl TrainConfig {
             z_grad: 0.05,
             knob_grad: 0.0,
             eq_augment: false,
+            level_augment_db: 0.0,
             knob_decay: false,
             comb_head_steps: 0,
             tail_head_steps: 0,
@@ -333,7 +338,7 @@ pub fn train(cfg: &TrainConfig, run: &Path, resume: bool, stop_after: Option<u64
     let encoder_path = run.join("encoder_after_knob_stage.bpk");
     let chain = FxChainTwin::new(spec.sample_rate as f32, 0, &device);
     let train_arc = Arc::new(train_set);
-    let knob_rx = (cfg.knob_batch > 0).then(|| knob_batches(train_arc.clone(), norm.clone(), spec.clone(), cfg.seed, state.step, cfg.steps, cfg.knob_batch, cfg.echo, batch::Augment { eq: cfg.eq_augment, other_reverbs: false }));
+    let knob_rx = (cfg.knob_batch > 0).then(|| knob_batches(train_arc.clone(), norm.clone(), spec.clone(), cfg.seed, state.step, cfg.steps, cfg.knob_batch, cfg.echo, batch::Augment { eq: cfg.eq_augment, other_reverbs: false, level_db: cfg.level_augment_db }));
     let metrics_path = run.join("metrics.jsonl");
     let mut metrics = std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(|e| io_err(&metrics_path, e))?;
     let bar = progress_bar(cfg.steps, progress, "training");

@@ -174,7 +174,7 @@ pub fn fit_head(head: Head, run: &Path, out: &Path, cfg: &HeadConfig, progress: 
     writeln!(metrics, "{}", serde_json::json!({"step": 0, "stage": head.name(), "valid": {"knob_mae": before}})).map_err(|e| io(&metrics_path, &e))?;
 
     let train_arc = Arc::new(train_set);
-    let rx = knob_batches(train_arc, norm.clone(), spec.clone(), cfg.seed, 0, cfg.steps, cfg.batch, tcfg.echo, Augment { eq: false, other_reverbs: cfg.other_reverbs });
+    let rx = knob_batches(train_arc, norm.clone(), spec.clone(), cfg.seed, 0, cfg.steps, cfg.batch, tcfg.echo, Augment { eq: false, other_reverbs: cfg.other_reverbs, level_db: 0.0 });
     let mut optim = AdamConfig::new().init();
     let bar = progress_bar(cfg.steps, progress, head.label());
     let started = Instant::now();
