@@ -308,44 +308,19 @@ pub fn evaluate(opts: &EvalOptions, log: &mut dyn FnMut(&str)) -> Result<Value, 
 
     let mut knobs = serde_json::Map::new();
     for (i, k) in Knob::ALL.iter().enumerate() {
-        let mae = errs.mae(i);
-        let base = errs_base.mae(i);
-        let mut entry = json!({
-            "mae": mae,
-            "mean_baseline_mae": base,
-            "baseline_over_model": if mae > 0.0 { base / mae } else { f64::INFINITY },
-            "counted": errs.n[i],
-        });
+        let mut entry = against_baseline(&errs, &errs_base, i);
         if mono.is_some() {
             entry["one_oscillator_mae"] = json!(errs_mono.mae(i));
         }
         if clean_only.is_some() {
             entry["clean_loss_only_mae"] = json!(errs_co.mae(i));
         }
-        let rr = errs_rr.mae(i);
-        let rr_base = errs_rr_base.mae(i);
-        entry["rerendered"] = json!({
-            "mae": rr,
-            "mean_baseline_mae": rr_base,
-            "baseline_over_model": if rr > 0.0 { rr_base / rr } else { f64::INFINITY },
-            "one_oscillator_mae": mono.as_ref().map(|_| errs_rr_mono.mae(i)),
-            "clean_loss_only_mae": clean_only.as_ref().map(|_| errs_rr_co.mae(i)),
-            "counted": errs_rr.n[i],
-        });
-        let (room, room_base) = (errs_room.mae(i), errs_room_base.mae(i));
-        entry["rerendered_other_reverb"] = json!({
-            "mae": room,
-            "mean_baseline_mae": room_base,
-            "baseline_over_model": if room > 0.0 { room_base / room } else { f64::INFINITY },
-            "counted": errs_room.n[i],
-        });
-        let (level, level_base) = (errs_level.mae(i), errs_level_base.mae(i));
-        entry["rerendered_other_level"] = json!({
-            "mae": level,
-            "mean_baseline_mae": level_base,
-            "baseline_over_model": if level > 0.0 { level_base / level } else { f64::INFINITY },
-            "counted": errs_level.n[i],
-        });
+        let mut rerendered = against_baseline(&errs_rr, &errs_rr_base, i);
+        rerendered["one_oscillator_mae"] = json!(mono.as_ref().map(|_| errs_rr_mono.mae(i)));
+        rerendered["clean_loss_only_mae"] = json!(clean_only.as_ref().map(|_| errs_rr_co.mae(i)));
+        entry["rerendered"] = rerendered;
+        entry["rerendered_other_reverb"] = against_baseline(&errs_room, &errs_room_base, i);
+        entry["rerendered_other_level"] = against_baseline(&errs_level, &errs_level_base, i);
         knobs.insert(k.spec().name.to_string(), entry);
     }
     let guitars: std::collections::BTreeSet<String> = crate::data::corpus::Manifest::read(&opts.data)
@@ -413,6 +388,17 @@ fn knob_rows(r: &Value, pick: impl Fn(&Value) -> &Value) -> String {
             format!("| {name} | {} | {} | {:.1}× | {} | {} | {} |\n", fmt(&v["mae"]), fmt(&v["mean_baseline_mae"]), v["baseline_over_model"].as_f64().unwrap_or(0.0), fmt(&v["one_oscillator_mae"]), fmt(&v["clean_loss_only_mae"]), v["counted"])
         })
         .collect()
+}
+
+/// Knob `i`'s MAE beside the baseline's over the same examples, as the report keeps it.
+fn against_baseline(model: &KnobErrors, base: &KnobErrors, i: usize) -> Value {
+    let (mae, base_mae) = (model.mae(i), base.mae(i));
+    json!({
+        "mae": mae,
+        "mean_baseline_mae": base_mae,
+        "baseline_over_model": if mae > 0.0 { base_mae / mae } else { f64::INFINITY },
+        "counted": model.n[i],
+    })
 }
 
 /// Rows of a table of the re-renders made another way (`key`), beside the plain
