@@ -98,85 +98,7 @@ enum Command {
     /// Recover a known knob setting by gradient descent on the wet spectral loss alone,
     /// knob by knob and all together; print each knob's final normalized error.
     /// Trains the model: clean + wet multi-scale spectral losses (+ supervised knob loss).
-    Train {
-        /// A corpus made by `gddsp-train data` (train/ and valid/ inside).
-        #[arg(long)]
-        data: PathBuf,
-        /// Run folder: checkpoints, metrics.jsonl, best.bpk.
-        #[arg(long)]
-        out: PathBuf,
-        /// Continue the run in --out from its last checkpoint.
-        #[arg(long)]
-        resume: bool,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Optimizer steps in all.
-        #[arg(long, default_value_t = 3000)]
-        steps: u64,
-        /// Knob-only steps first (encoder + FX decoder on the knob loss), part of --steps.
-        #[arg(long, default_value_t = 1000)]
-        knob_steps: u64,
-        /// Steps between validations and checkpoints.
-        #[arg(long, default_value_t = 100)]
-        epoch_steps: u64,
-        /// Crops per step for the spectral losses.
-        #[arg(long, default_value_t = 4)]
-        batch: usize,
-        /// Seconds per crop.
-        #[arg(long, default_value_t = 1.0)]
-        crop: f64,
-        /// Re-rendered clips per step for the knob loss (0: corpus knobs only).
-        #[arg(long, default_value_t = 16)]
-        knob_batch: usize,
-        #[arg(long, default_value_t = 1e-3)]
-        lr: f64,
-        /// Weight of Loss 2 (wet); 0 trains the clean-loss-only ablation.
-        #[arg(long, default_value_t = 1.0)]
-        wet_weight: f32,
-        /// Weight of the supervised knob loss (0: spectral losses only).
-        #[arg(long, default_value_t = 5.0)]
-        knob_weight: f32,
-        /// Oscillators: 6 (one per string) or 1 (the monophonic ablation).
-        #[arg(long, default_value_t = 6)]
-        voices: usize,
-        /// Leave the echo profile out of the encoder's input (MFCC only).
-        #[arg(long)]
-        no_echo: bool,
-        /// Leave the clip profiles (envelope echo, decay rates, crest factors) out of the
-        /// encoder's input: MFCC and the echo cepstrum only, as models before them.
-        #[arg(long)]
-        no_clip_profiles: bool,
-        /// No delay read: the delay time knob comes from the FX decoder alone, as in
-        /// models before it (the read needs the clip profiles).
-        #[arg(long)]
-        no_delay_read: bool,
-        /// Colour knob examples with a random EQ before the FX chain (guitar invariance).
-        #[arg(long)]
-        eq_augment: bool,
-        /// Scale knob examples' wet renders by a random gain within ± this many dB before
-        /// the encoder hears them, so the reference's level (which a DAW clip does not
-        /// keep) cannot stand in for the distortion (0: none).
-        #[arg(long, default_value_t = 0.0)]
-        level_augment_db: f32,
-        /// Decay the learning rate over the knob stage as well.
-        #[arg(long)]
-        knob_decay: bool,
-        /// Start the encoder from another run's encoder_after_knob_stage.bpk (no warm-up).
-        #[arg(long)]
-        init_encoder: Option<PathBuf>,
-        /// Stop after this step (the schedule still spans --steps); resume to go on.
-        #[arg(long)]
-        stop_after: Option<u64>,
-        /// Share of the spectral losses' gradient reaching the encoder through z.
-        #[arg(long, default_value_t = 0.05)]
-        z_grad: f32,
-        /// Share of the wet loss's gradient reaching the encoder through the knobs.
-        #[arg(long, default_value_t = 0.0)]
-        knob_grad: f32,
-        /// Width of the encoder (MFCC GRU, profile layers, FX decoder's hidden layer).
-        #[arg(long, default_value_t = 96)]
-        encoder_hidden: usize,
-    },
+    Train(TrainArgs),
     /// Fits the comb head on a trained run (the delay's mix and feedback read off the
     /// cepstrum at the echo, gated; everything else frozen) and writes the run with it to OUT.
     CombHead(HeadArgs),
@@ -388,48 +310,10 @@ where
                 return Err(anyhow::anyhow!("a block is outside its parity bound").into());
             }
         }
-        Command::Train { data, out: run, resume, seed, steps, knob_steps, epoch_steps, batch, crop, knob_batch, lr, wet_weight, knob_weight, voices, no_echo, no_clip_profiles, no_delay_read, eq_augment, level_augment_db, knob_decay, init_encoder, z_grad, knob_grad, encoder_hidden, stop_after } => {
-            if voices != 1 && voices != 6 {
-                return Err(anyhow::anyhow!("--voices must be 6 or 1").into());
-            }
-            if steps == 0 || epoch_steps == 0 || batch == 0 || !(0.25..=4.0).contains(&crop) || !(lr > 0.0) {
-                return Err(anyhow::anyhow!("--steps, --epoch-steps and --batch must be at least 1, --crop 0.25–4 s, --lr above 0").into());
-            }
-            let mut cfg = TrainConfig::new(data);
-            cfg.seed = seed;
-            cfg.steps = steps;
-            cfg.knob_steps = knob_steps.min(steps);
-            cfg.epoch_steps = epoch_steps;
-            cfg.batch = batch;
-            cfg.crop_s = crop;
-            cfg.knob_batch = knob_batch;
-            cfg.lr = lr;
-            cfg.lr_end = lr / 10.0;
-            cfg.warmup = cfg.warmup.min(steps / 10);
-            cfg.w_wet = wet_weight;
-            cfg.w_knob = knob_weight;
-            cfg.echo = !no_echo;
-            cfg.eq_augment = eq_augment;
-            if !(0.0..=40.0).contains(&level_augment_db) {
-                return Err(anyhow::anyhow!("--level-augment-db {level_augment_db}: give 0–40 dB").into());
-            }
-            cfg.level_augment_db = level_augment_db;
-            cfg.knob_decay = knob_decay;
-            if init_encoder.is_some() {
-                cfg.warmup = 0;
-            }
-            cfg.init_encoder = init_encoder;
-            cfg.z_grad = z_grad;
-            cfg.knob_grad = knob_grad;
-            if !(8..=1024).contains(&encoder_hidden) {
-                return Err(anyhow::anyhow!("--encoder-hidden must be 8–1024").into());
-            }
-            cfg.model = ModelConfig::with_voices(voices);
-            cfg.model.encoder_hidden = encoder_hidden;
-            cfg.model.spec.clip_profiles = !no_clip_profiles;
-            cfg.model.delay_read = !no_delay_read && !no_clip_profiles;
-            let summary = train(&cfg, &run, resume, stop_after, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
-            writeln!(out, "trained {} steps in {:.0} s; best validation score {:.4}; run in {}", summary.steps, summary.seconds, summary.best_valid.unwrap_or(f64::NAN), run.display()).context("writing to stdout")?;
+        Command::Train(args) => {
+            let cfg = args.config()?;
+            let summary = train(&cfg, &args.out, args.resume, args.stop_after, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
+            writeln!(out, "trained {} steps in {:.0} s; best validation score {:.4}; run in {}", summary.steps, summary.seconds, summary.best_valid.unwrap_or(f64::NAN), args.out.display()).context("writing to stdout")?;
         }
         Command::CombHead(args) => fit_head_command(Head::Comb, args, out)?,
         Command::TailHead(args) => fit_head_command(Head::Tail, args, out)?,
@@ -531,6 +415,151 @@ where
     Ok(())
 }
 
+/// `gddsp-train train`'s flags.
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    /// A corpus made by `gddsp-train data` (train/ and valid/ inside).
+    #[arg(long)]
+    data: PathBuf,
+    /// Run folder: checkpoints, metrics.jsonl, best.bpk.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Optimizer steps in all.
+    #[arg(long, default_value_t = 3000)]
+    steps: u64,
+    /// Knob-only steps first (encoder + FX decoder on the knob loss), part of --steps.
+    #[arg(long, default_value_t = 1000)]
+    knob_steps: u64,
+    /// Steps between validations and checkpoints.
+    #[arg(long, default_value_t = 100)]
+    epoch_steps: u64,
+    /// Crops per step for the spectral losses.
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// Seconds per crop.
+    #[arg(long, default_value_t = 1.0)]
+    crop: f64,
+    /// Re-rendered clips per step for the knob loss (0: corpus knobs only).
+    #[arg(long, default_value_t = 16)]
+    knob_batch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Weight of Loss 2 (wet); 0 trains the clean-loss-only ablation.
+    #[arg(long, default_value_t = 1.0)]
+    wet_weight: f32,
+    /// Weight of the supervised knob loss (0: spectral losses only).
+    #[arg(long, default_value_t = 5.0)]
+    knob_weight: f32,
+    /// Oscillators: 6 (one per string) or 1 (the monophonic ablation).
+    #[arg(long, default_value_t = 6)]
+    voices: usize,
+    /// Leave the echo profile out of the encoder's input (MFCC only).
+    #[arg(long)]
+    no_echo: bool,
+    /// Leave the clip profiles (envelope echo, decay rates, crest factors) out of the
+    /// encoder's input: MFCC and the echo cepstrum only, as models before them.
+    #[arg(long)]
+    no_clip_profiles: bool,
+    /// No delay read: the delay time knob comes from the FX decoder alone, as in
+    /// models before it (the read needs the clip profiles).
+    #[arg(long)]
+    no_delay_read: bool,
+    /// Colour knob examples with a random EQ before the FX chain (guitar invariance).
+    #[arg(long)]
+    eq_augment: bool,
+    /// Scale knob examples' wet renders by a random gain within ± this many dB before
+    /// the encoder hears them, so the reference's level (which a DAW clip does not
+    /// keep) cannot stand in for the distortion (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    level_augment_db: f32,
+    /// Decay the learning rate over the knob stage as well.
+    #[arg(long)]
+    knob_decay: bool,
+    /// Start the encoder from another run's encoder_after_knob_stage.bpk (no warm-up).
+    #[arg(long)]
+    init_encoder: Option<PathBuf>,
+    /// Stop after this step (the schedule still spans --steps); resume to go on.
+    #[arg(long)]
+    stop_after: Option<u64>,
+    /// Share of the spectral losses' gradient reaching the encoder through z.
+    #[arg(long, default_value_t = 0.05)]
+    z_grad: f32,
+    /// Share of the wet loss's gradient reaching the encoder through the knobs.
+    #[arg(long, default_value_t = 0.0)]
+    knob_grad: f32,
+    /// Width of the encoder (MFCC GRU, profile layers, FX decoder's hidden layer).
+    #[arg(long, default_value_t = 96)]
+    encoder_hidden: usize,
+}
+
+impl TrainArgs {
+    /// The run's settings, checked.
+    fn config(&self) -> anyhow::Result<TrainConfig> {
+        let a = self;
+        if a.voices != 1 && a.voices != 6 {
+            anyhow::bail!("--voices must be 6 or 1");
+        }
+        if a.steps == 0 || a.epoch_steps == 0 || a.batch == 0 || !(0.25..=4.0).contains(&a.crop) || !(a.lr > 0.0) {
+            anyhow::bail!("--steps, --epoch-steps and --batch must be at least 1, --crop 0.25–4 s, --lr above 0");
+        }
+        if !(0.0..=40.0).contains(&a.level_augment_db) {
+            anyhow::bail!("--level-augment-db {}: give 0–40 dB", a.level_augment_db);
+        }
+        if !(8..=1024).contains(&a.encoder_hidden) {
+            anyhow::bail!("--encoder-hidden must be 8–1024");
+        }
+        let mut cfg = TrainConfig::new(a.data.clone());
+        cfg.seed = a.seed;
+        cfg.steps = a.steps;
+        cfg.knob_steps = a.knob_steps.min(a.steps);
+        cfg.epoch_steps = a.epoch_steps;
+        cfg.batch = a.batch;
+        cfg.crop_s = a.crop;
+        cfg.knob_batch = a.knob_batch;
+        cfg.lr = a.lr;
+        cfg.lr_end = a.lr / 10.0;
+        cfg.warmup = if a.init_encoder.is_some() { 0 } else { cfg.warmup.min(a.steps / 10) };
+        cfg.w_wet = a.wet_weight;
+        cfg.w_knob = a.knob_weight;
+        cfg.echo = !a.no_echo;
+        cfg.eq_augment = a.eq_augment;
+        cfg.level_augment_db = a.level_augment_db;
+        cfg.knob_decay = a.knob_decay;
+        cfg.init_encoder = a.init_encoder.clone();
+        cfg.z_grad = a.z_grad;
+        cfg.knob_grad = a.knob_grad;
+        cfg.model = ModelConfig::with_voices(a.voices);
+        cfg.model.encoder_hidden = a.encoder_hidden;
+        cfg.model.spec.clip_profiles = !a.no_clip_profiles;
+        cfg.model.delay_read = !a.no_delay_read && !a.no_clip_profiles;
+        Ok(cfg)
+    }
+}
+
+/// The `gddsp-train train` flags (after `--out RUN`) that make `cfg` again, every setting
+/// spelled out so that the line replays the run whatever the defaults become; `export`
+/// writes it into model.json. A test parses it back to the same config.
+pub fn train_flags(cfg: &TrainConfig) -> String {
+    let mut f = format!(
+        "--data {} --seed {} --steps {} --knob-steps {} --epoch-steps {} --batch {} --crop {} --knob-batch {} --lr {} --wet-weight {} --knob-weight {} --voices {} --level-augment-db {} --z-grad {} --knob-grad {} --encoder-hidden {}",
+        cfg.data.display(), cfg.seed, cfg.steps, cfg.knob_steps, cfg.epoch_steps, cfg.batch, cfg.crop_s, cfg.knob_batch, cfg.lr, cfg.w_wet, cfg.w_knob, cfg.model.spec.voices, cfg.level_augment_db, cfg.z_grad, cfg.knob_grad, cfg.model.encoder_hidden,
+    );
+    let switches = [(!cfg.echo, "--no-echo"), (!cfg.model.spec.clip_profiles, "--no-clip-profiles"), (cfg.model.spec.clip_profiles && !cfg.model.delay_read, "--no-delay-read"), (cfg.eq_augment, "--eq-augment"), (cfg.knob_decay, "--knob-decay")];
+    for (_, flag) in switches.iter().filter(|s| s.0) {
+        f += " ";
+        f += flag;
+    }
+    if let Some(path) = &cfg.init_encoder {
+        f += &format!(" --init-encoder {}", path.display());
+    }
+    f
+}
+
 /// The arguments of `comb-head`, `tail-head` and `room-head`.
 #[derive(Debug, clap::Args)]
 struct HeadArgs {
@@ -561,4 +590,36 @@ fn fit_head_command(head: Head, a: HeadArgs, out: &mut dyn Write) -> anyhow::Res
     let cfg = HeadConfig { steps: a.steps, seed: a.seed, batch: a.batch, lr: a.lr, other_reverbs: a.other_reverbs, ..HeadConfig::default() };
     let s = fit_head(head, &a.run, &a.out, &cfg, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
     writeln!(out, "{} fitted in {:.0} s: validation knob MAE {:.4} as trained, {:.4} with the head; run in {}", head.label(), s.seconds, s.before, s.best, a.out.display()).context("writing to stdout")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_train(line: &str) -> TrainArgs {
+        let cli = Cli::try_parse_from(std::iter::once("gddsp-train").chain(line.split(' '))).expect("the line parses");
+        match cli.command {
+            Command::Train(args) => args,
+            other => panic!("not a train command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_replay_flags_parse_back_to_the_same_config() {
+        let lines = [
+            "train --data c --out r",
+            "train --data c --out r --seed 3 --steps 1200 --knob-steps 0 --init-encoder k/encoder_after_knob_stage.bpk --level-augment-db 12 --voices 1",
+            "train --data c --out r --no-echo --no-clip-profiles --eq-augment --knob-decay --wet-weight 0 --crop 0.5 --lr 0.0003 --z-grad 0.2 --encoder-hidden 64",
+            "train --data c --out r --no-delay-read --knob-batch 0 --batch 2 --epoch-steps 50 --knob-weight 1.5 --knob-grad 0.1",
+        ];
+        let mut seen = Vec::new();
+        for line in lines {
+            let cfg = parse_train(line).config().expect("valid settings");
+            let again = parse_train(&format!("train --out r {}", train_flags(&cfg))).config().expect("valid settings");
+            assert_eq!(again, cfg, "{line}");
+            seen.push(cfg);
+        }
+        // The lines differ, so a flag the replay dropped would have shown above.
+        assert!(seen.windows(2).all(|w| w[0] != w[1]));
+    }
 }

@@ -271,6 +271,14 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
 
     let models = tmp("exported");
     let said = run(&["export", r, "--out", models.to_str().unwrap()]);
+    // model.json's command replays the run: run again from it, it is the same run.
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join(MODEL_JSON)).unwrap()).unwrap();
+    let command = info["training"]["command"].as_str().unwrap();
+    let replay = tmp("replay");
+    let args: Vec<&str> = command.strip_prefix("gddsp-train ").unwrap().split(' ').map(|a| if a == "RUN" { replay.to_str().unwrap() } else { a }).collect();
+    run(&args);
+    let config = |run: &PathBuf| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(run.join("train.json")).unwrap()).unwrap();
+    assert_eq!(config(&replay), config(&runs), "{command}");
     // The default timbre is the mean z the exported encoder hears in the training clips.
     let n_train = std::fs::read_dir(data.join("train")).unwrap().filter(|e| e.as_ref().unwrap().path().to_string_lossy().ends_with("_wet.wav")).count();
     assert!(said.contains(&format!("mean z of {n_train} training clips")), "{said}");

@@ -273,7 +273,19 @@ pub fn model_info(run: &LoadedRun, eval: Option<serde_json::Value>) -> gddsp_cor
     use gddsp_core::inference::{KnobRecord, ModelInfo, FORMAT, VERSION};
     let c = &run.config;
     let manifest = crate::data::corpus::Manifest::read(&c.data).ok();
-    let mut command = format!("gddsp-train train --data {} --out RUN --seed {} --steps {}", c.data.display(), c.seed, c.steps);
+    // The command line that replays the run: the knob stage whose encoder it started from
+    // (when that run's train.json is still beside the encoder), the run, its heads.
+    let knob_stage = c.init_encoder.as_ref().and_then(|encoder| {
+        let json = std::fs::read_to_string(encoder.parent()?.join("train.json")).ok()?;
+        serde_json::from_str::<crate::train::TrainConfig>(&json).ok().map(|knobs| (knobs, encoder.file_name().map(|n| n.to_string_lossy().to_string())))
+    });
+    let mut command = String::new();
+    let mut main = c.clone();
+    if let Some((knobs, Some(encoder))) = knob_stage {
+        command = format!("gddsp-train train --out KNOBS {} && ", crate::cli::train_flags(&knobs));
+        main.init_encoder = Some(format!("KNOBS/{encoder}").into());
+    }
+    command += &format!("gddsp-train train --out RUN {}", crate::cli::train_flags(&main));
     let heads = [("comb-head", "RUN", "RUN-comb", c.comb_head_steps), ("tail-head", "RUN-comb", "RUN-tail", c.tail_head_steps), ("room-head", "RUN-tail", "RUN-room", c.room_head_steps)];
     for (name, from, to, steps) in heads.into_iter().filter(|h| h.3 > 0) {
         command += &format!(" && gddsp-train {name} {from} --out {to} --steps {steps}");
