@@ -95,8 +95,6 @@ enum Command {
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
     },
-    /// Recover a known knob setting by gradient descent on the wet spectral loss alone,
-    /// knob by knob and all together; print each knob's final normalized error.
     /// Trains the model: clean + wet multi-scale spectral losses (+ supervised knob loss).
     Train(TrainArgs),
     /// Fits the comb head on a trained run (the delay's mix and feedback read off the
@@ -178,6 +176,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recover a known knob setting by gradient descent on the wet spectral loss alone,
+    /// knob by knob and all together; print each knob's final normalized error.
     Recover {
         #[arg(long)]
         json: bool,
@@ -621,5 +621,18 @@ mod tests {
         }
         // The lines differ, so a flag the replay dropped would have shown above.
         assert!(seen.windows(2).all(|w| w[0] != w[1]));
+    }
+
+    #[test]
+    fn every_subcommand_has_its_own_help_line() {
+        // `recover`'s doc comment once sat on `train`, so `--help` said train recovers knobs.
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        for sub in cli.get_subcommands() {
+            assert!(sub.get_about().is_some(), "`{}` has no help line", sub.get_name());
+        }
+        let about = |name: &str| cli.find_subcommand(name).and_then(|c| c.get_about()).map(|a| a.to_string()).unwrap_or_default();
+        assert!(about("train").starts_with("Trains the model"), "train: {}", about("train"));
+        assert!(about("recover").starts_with("Recover a known knob setting"), "recover: {}", about("recover"));
     }
 }
