@@ -369,7 +369,7 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     assert!(md.contains("another reverb") && md.contains("another level"), "{md}");
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join(MODEL_JSON)).unwrap()).unwrap();
     assert_eq!(info["eval"]["clips"], 2, "model.json carries the evaluation");
-    for dir in [data, runs, models, with_head, with_tail, with_room] {
+    for dir in [data, runs, replay, models, with_head, with_tail, with_room] {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
