@@ -582,12 +582,19 @@ struct HeadArgs {
     /// decay, damping and mix), so the head cannot lean on the corpus's one room.
     #[arg(long)]
     other_reverbs: bool,
+    /// `comb-head` only: the head also gates the delay time against the comb's delay read
+    /// (the shipped model's comb head predates it; README, *The comb head's time gate*).
+    #[arg(long)]
+    time_gate: bool,
 }
 
 /// `comb-head` / `tail-head` / `room-head`: fits `head` on the run into OUT and says how the validation
 /// knob MAE moved.
 fn fit_head_command(head: Head, a: HeadArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let cfg = HeadConfig { steps: a.steps, seed: a.seed, batch: a.batch, lr: a.lr, other_reverbs: a.other_reverbs, ..HeadConfig::default() };
+    if a.time_gate && head != Head::Comb {
+        anyhow::bail!("--time-gate is the comb head's: the delay time is gated by `gddsp-train comb-head`, not by the {}", head.label());
+    }
+    let cfg = HeadConfig { steps: a.steps, seed: a.seed, batch: a.batch, lr: a.lr, other_reverbs: a.other_reverbs, time_gate: a.time_gate, ..HeadConfig::default() };
     let s = fit_head(head, &a.run, &a.out, &cfg, std::io::stderr().is_terminal(), &mut std::io::stderr()).map_err(|e| anyhow::anyhow!(e))?;
     writeln!(out, "{} fitted in {:.0} s: validation knob MAE {:.4} as trained, {:.4} with the head; run in {}", head.label(), s.seconds, s.before, s.best, a.out.display()).context("writing to stdout")
 }

@@ -56,7 +56,7 @@ fn exported(dir: &PathBuf) -> (DdspModel, ModelConfig) {
 }
 
 /// A randomly initialised model, with the comb head if `comb` (hearing the persistence
-/// and the delay, as fitted today, if `persistence`), the tail head if `tail` and the
+/// and the delay, and gating the delay time, as fitted today, if `persistence`), the tail head if `tail` and the
 /// room head if `room`, exported to `dir`.
 fn exported_with(dir: &PathBuf, comb: bool, tail: bool, persistence: bool, room: bool) -> (DdspModel, ModelConfig) {
     let mut cfg = ModelConfig::with_voices(6);
@@ -64,6 +64,7 @@ fn exported_with(dir: &PathBuf, comb: bool, tail: bool, persistence: bool, room:
     cfg.spec.comb_persistence = persistence;
     cfg.spec.comb_delay = persistence;
     cfg.comb_head = comb;
+    cfg.comb_time = comb && persistence;
     cfg.spec.tail_reads = tail;
     cfg.tail_head = tail;
     cfg.spec.room_reads = room;
@@ -77,6 +78,11 @@ fn exported_with(dir: &PathBuf, comb: bool, tail: bool, persistence: bool, room:
         let at = cfg.spec.comb_offset();
         (norm.echo_mean[at + MIX_READ], norm.echo_std[at + MIX_READ]) = (0.4, 0.2);
         (norm.echo_mean[at + FEEDBACK_READ], norm.echo_std[at + FEEDBACK_READ]) = (0.45, 0.2);
+        // And the echo's delay (ln ms, the last comb read): 51–386 ms, read 0.24–0.76.
+        if persistence {
+            let last = at + cfg.spec.comb_len() - 1;
+            (norm.echo_mean[last], norm.echo_std[last]) = (141f32.ln(), 1.0);
+        }
     }
     // And the tail reads: decay 0.6–1.6 s, damping and mix 0.3–0.7.
     if tail {
@@ -350,6 +356,23 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     let moved = head_moves(&data, &tailed, &roomed, &[Knob::ReverbDecayS, Knob::ReverbMix]);
     assert!(moved > 1e-3, "the room head changed neither the reverb's decay nor its mix");
 
+    // With --time-gate the comb head gates the delay time too: the delay's three knobs move
+    // and nothing else, and the exported command replays the flag. Only the comb head takes it.
+    let timed = tmp("comb-time");
+    run(&["comb-head", r, "--out", timed.to_str().unwrap(), "--steps", "4", "--batch", "2", "--time-gate"]);
+    let exported_timed = timed.join("export");
+    run(&["export", timed.to_str().unwrap(), "--out", exported_timed.to_str().unwrap()]);
+    let timed_model = Model::load(&exported_timed).unwrap();
+    head_moves(&data, &model, &timed_model, &[Knob::DelayFeedback, Knob::DelayMix, Knob::DelayTimeMs]);
+    let time_moved = head_moves(&data, &headed, &timed_model, &[Knob::DelayFeedback, Knob::DelayMix, Knob::DelayTimeMs]);
+    let untimed = head_moves(&data, &model, &headed, &[Knob::DelayFeedback, Knob::DelayMix]);
+    assert!(time_moved > 1e-3 && untimed > 1e-3, "time gate: {time_moved}, comb head without it: {untimed}");
+    let command = timed_model.info.training["command"].as_str().unwrap();
+    assert!(command.contains("gddsp-train comb-head RUN --out RUN-comb --steps 4 --time-gate"), "{command}");
+    assert!(!headed.info.training["command"].as_str().unwrap().contains("--time-gate"));
+    let wrong = run_err(&["tail-head", with_head.to_str().unwrap(), "--out", tmp("tail-time").to_str().unwrap(), "--steps", "2", "--time-gate"]);
+    assert!(wrong.contains("--time-gate") && wrong.contains("comb head"), "{wrong}");
+
     let report = run(&["eval", "--model", models.to_str().unwrap(), "--data", d, "--split", "test", "--limit", "2"]);
     assert!(report.contains("## Knobs"), "{report}");
     let e: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join("eval.json")).unwrap()).unwrap();
@@ -369,7 +392,7 @@ fn training_runs_both_stages_resumes_exports_and_the_model_analyzes() {
     assert!(md.contains("another reverb") && md.contains("another level"), "{md}");
     let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(models.join(MODEL_JSON)).unwrap()).unwrap();
     assert_eq!(info["eval"]["clips"], 2, "model.json carries the evaluation");
-    for dir in [data, runs, replay, models, with_head, with_tail, with_room] {
+    for dir in [data, runs, replay, models, with_head, with_tail, with_room, timed] {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

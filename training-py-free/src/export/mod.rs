@@ -140,7 +140,7 @@ fn delay_read(g: &mut Graph, out: &str, echo: &str, read: &crate::model::encoder
 /// over `knobs` `[1, 9]`, `z` and the profiles `echo` `[1, P]` → knobs `[1, 9]`, as
 /// [`GatedHead::forward`]: the reads picked out of `echo` and z through the hidden layer
 /// and the gates, then each target's read gated into its knob.
-fn read_head<const T: usize>(g: &mut Graph, knobs: &str, z: &str, echo: &str, head: &GatedHead<'_, T>, profile_len: usize) -> String {
+fn read_head(g: &mut Graph, knobs: &str, z: &str, echo: &str, head: &GatedHead<'_>, profile_len: usize) -> String {
     let (offset, len) = (head.offset, head.len);
     let select: Vec<f32> = (0..profile_len).flat_map(|r| (0..len).map(move |c| (r == offset + c) as i32 as f32)).collect();
     let select = g.constant("select_reads", &[profile_len, len], select);
@@ -151,7 +151,7 @@ fn read_head<const T: usize>(g: &mut Graph, knobs: &str, z: &str, echo: &str, he
     let gate_values = g.node("Sigmoid", &[&gate_logits], vec![]);
     let mut knobs = knobs.to_string();
     for (gate_col, (read, map, knob)) in head.targets.iter().enumerate() {
-        let pick = one_hot_column(g, "pick_gate", T, gate_col, 1.0);
+        let pick = one_hot_column(g, "pick_gate", head.targets.len(), gate_col, 1.0);
         let gate = g.node("MatMul", &[&gate_values, &pick], vec![]);
         let d = clamped_read(g, echo, profile_len, offset + read, map);
         knobs = gate_into(g, &knobs, &gate, &d, *knob as usize);
@@ -291,6 +291,9 @@ pub fn model_info(run: &LoadedRun, eval: Option<serde_json::Value>) -> gddsp_cor
         command += &format!(" && gddsp-train {name} {from} --out {to} --steps {steps}");
         if c.other_reverb_heads.iter().any(|h| h == name) {
             command += " --other-reverbs";
+        }
+        if name == "comb-head" && c.model.comb_time {
+            command += " --time-gate";
         }
     }
     let training = serde_json::json!({

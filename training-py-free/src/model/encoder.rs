@@ -42,6 +42,15 @@
 //! what the reads cannot do alone: without a delay S₁ still reads the signal's own
 //! strongest repetition (0.1–0.4); the sharpness read and z tell the two apart.
 //!
+//! Comb heads with `comb_time` (`gddsp-train comb-head --time-gate`) gate the delay time too, off the
+//! comb's last read (ln of the echo's delay, refined from D*), over what the FX decoder's
+//! own gate left: `u_time = g_time·clamp01(a_t·x_lnD + b_t) + (1 − g_time)·u_time`. The
+//! FX decoder's gate hears only z, which the joint stage's other losses keep moving (the
+//! demo reference's 992 ms delay read 726–923 ms from one joint run to another); this
+//! gate hears the sharpness and persistence of the echo, and is fitted on the final
+//! features with everything else frozen (level-blind seed 3: the test clips' delay time
+//! 0.027 → 0.003, the demo's 795 → 969 ms).
+//!
 //! **Tail head** (models with `tail_head`, fitted by `gddsp-train tail-head` on a model
 //! with the comb head, everything else frozen): the reverb's decay, damping and mix are
 //! also read off the free decay after the playing stops ([`gddsp_core::analysis::tail`],
@@ -104,12 +113,16 @@ pub struct Encoder {
 #[derive(Module, Debug)]
 pub struct CombHead {
     pub hidden: Dense,
-    /// → the gates of the mix read and the feedback read.
+    /// → the gates of the mix read and the feedback read (and, with `time_map`, the
+    /// delay time read).
     pub gates: Linear,
     /// Standardised S₁ → the mix knob's position.
     pub mix_map: Linear,
     /// Standardised feedback estimate → the feedback knob's position.
     pub feedback_map: Linear,
+    /// Standardised ln of the comb's echo delay (its last read) → the delay time knob's
+    /// position (models with `comb_time`).
+    pub time_map: Option<Linear>,
     /// Where the comb reads start in the encoder's second input.
     pub offset: usize,
     /// How many comb reads the gates hear (the spec's `comb_len`).
@@ -146,15 +159,16 @@ pub const COMB_HIDDEN: usize = 32;
 /// `echo[offset..offset + len]` and `z` go through `hidden` and `gates` (one sigmoid gate
 /// per target); each target `(i, map, knob)` moves `knob` to
 /// `gate_t·clamp01(map(read i)) + (1 − gate_t)·own` (i relative to `offset`).
-pub struct GatedHead<'a, const T: usize> {
+pub struct GatedHead<'a> {
     pub offset: usize,
     pub len: usize,
     pub hidden: &'a Dense,
     pub gates: &'a Linear,
-    pub targets: [(usize, &'a Linear, Knob); T],
+    /// One per gate, in gate order.
+    pub targets: Vec<(usize, &'a Linear, Knob)>,
 }
 
-impl<const T: usize> GatedHead<'_, T> {
+impl GatedHead<'_> {
     /// `knobs` `[B, 9]` with each target gated against its read.
     pub fn forward(&self, knobs: Tensor<2>, z: Tensor<2>, echo: Tensor<2>) -> Tensor<2> {
         let [b, _] = knobs.dims();
@@ -220,14 +234,14 @@ impl TailHead {
 
     /// The head: its gates hear the comb reads and the tail reads; the targets are the
     /// tail reads (relative to `offset`), their maps and knobs, in gate order.
-    pub fn gated(&self) -> GatedHead<'_, 3> {
+    pub fn gated(&self) -> GatedHead<'_> {
         let c = self.comb_len;
         GatedHead {
             offset: self.offset,
             len: c + TAIL_LEN,
             hidden: &self.hidden,
             gates: &self.gates,
-            targets: [
+            targets: vec![
                 (c + tail::DECAY_READ, &self.decay_map, Knob::ReverbDecayS),
                 (c + tail::DAMPING_READ, &self.damping_map, Knob::ReverbDamping),
                 (c + tail::MIX_READ, &self.mix_map, Knob::ReverbMix),
@@ -288,14 +302,14 @@ impl RoomHead {
 
     /// The head: its gates hear the comb, tail and room reads; the targets are two room
     /// reads (relative to `offset`), their maps and knobs, in gate order.
-    pub fn gated(&self) -> GatedHead<'_, 2> {
+    pub fn gated(&self) -> GatedHead<'_> {
         let r = self.room_at();
         GatedHead {
             offset: self.offset,
             len: r + ROOM_LEN,
             hidden: &self.hidden,
             gates: &self.gates,
-            targets: [(r + room::DECAY_READ, &self.decay_map, Knob::ReverbDecayS), (r + room::MIX_READ, &self.mix_map, Knob::ReverbMix)],
+            targets: vec![(r + room::DECAY_READ, &self.decay_map, Knob::ReverbDecayS), (r + room::MIX_READ, &self.mix_map, Knob::ReverbMix)],
         }
     }
 
@@ -317,11 +331,13 @@ impl RoomHead {
 
 impl CombHead {
     pub fn new(cfg: &ModelConfig, device: &Device) -> Self {
+        let time = cfg.comb_time && cfg.spec.comb_delay;
         CombHead {
             hidden: Dense::new(cfg.spec.comb_len() + cfg.z_dim, COMB_HIDDEN, device),
-            gates: LinearConfig::new(COMB_HIDDEN, 2).init(device),
+            gates: LinearConfig::new(COMB_HIDDEN, 2 + time as usize).init(device),
             mix_map: LinearConfig::new(1, 1).init(device),
             feedback_map: LinearConfig::new(1, 1).init(device),
+            time_map: time.then(|| LinearConfig::new(1, 1).init(device)),
             offset: cfg.spec.comb_offset(),
             len: cfg.spec.comb_len(),
         }
@@ -335,23 +351,26 @@ impl CombHead {
     }
 
     /// The head: its gates hear the comb reads; the targets are the reads (relative to
-    /// `offset`), their maps and knobs, in gate order.
-    pub fn gated(&self) -> GatedHead<'_, 2> {
-        GatedHead {
-            offset: self.offset,
-            len: self.len,
-            hidden: &self.hidden,
-            gates: &self.gates,
-            targets: [(MIX_READ, &self.mix_map, Knob::DelayMix), (FEEDBACK_READ, &self.feedback_map, Knob::DelayFeedback)],
+    /// `offset`), their maps and knobs, in gate order: the mix, the feedback and, with
+    /// `time_map`, the delay time off the last read (ln of the echo's delay).
+    pub fn gated(&self) -> GatedHead<'_> {
+        let mut targets = vec![(MIX_READ, &self.mix_map, Knob::DelayMix), (FEEDBACK_READ, &self.feedback_map, Knob::DelayFeedback)];
+        if let Some(map) = &self.time_map {
+            targets.push((self.len - 1, map, Knob::DelayTimeMs));
         }
+        GatedHead { offset: self.offset, len: self.len, hidden: &self.hidden, gates: &self.gates, targets }
     }
 
-    /// Sets both maps to the exact ones for the training set's statistics.
+    /// Sets the maps to the exact ones for the training set's statistics.
     pub fn init_maps(mut self, norm: &Normalization) -> Self {
         let at = |i: usize| (norm.echo_mean[self.offset + i], norm.echo_std[self.offset + i]);
-        let ((mm, ms), (fm, fs)) = (at(MIX_READ), at(FEEDBACK_READ));
+        let ((mm, ms), (fm, fs), (tm, ts)) = (at(MIX_READ), at(FEEDBACK_READ), at(self.len - 1));
         set_map(&mut self.mix_map, Self::exact_map(Knob::DelayMix, mm, ms));
         set_map(&mut self.feedback_map, Self::exact_map(Knob::DelayFeedback, fm, fs));
+        if let Some(map) = self.time_map.as_mut() {
+            // ln ms → the log knob's position, as the delay read's map.
+            set_map(map, exact_map(Knob::DelayTimeMs, tm, ts));
+        }
         self
     }
 
@@ -522,6 +541,47 @@ mod tests {
         assert!((a - 0.2).abs() < 1e-6 && (b - 0.4).abs() < 1e-6, "mix map {a}, {b}");
         let (a, b) = CombHead::exact_map(Knob::DelayFeedback, 0.45, 0.18);
         assert!((a - 0.2).abs() < 1e-6 && (b - 0.5).abs() < 1e-6, "feedback map {a}, {b}");
+    }
+
+    #[test]
+    fn the_comb_heads_time_gate_reads_the_delay_time_off_the_combs_delay() {
+        let mut cfg = ModelConfig::with_voices(6);
+        cfg.spec.comb_reads = true;
+        cfg.spec.comb_persistence = true;
+        cfg.spec.comb_delay = true;
+        cfg.comb_head = true;
+        cfg.comb_time = true;
+        let d = device();
+        let mut norm = stats(&cfg);
+        // The comb's delay read (ln ms, its last) standardised around 100 ms.
+        let at = cfg.spec.comb_offset() + cfg.spec.comb_len() - 1;
+        norm.echo_mean[at] = 100f32.ln();
+        let spec = &KNOBS[Knob::DelayTimeMs as usize];
+        let t = Knob::DelayTimeMs as usize;
+        for (ms, time_gate) in [(300f32, 30.0), (28.0, 30.0), (3000.0, 30.0), (300.0, -30.0)] {
+            let mut enc = Encoder::new(&cfg, &d).init_delay_read(&norm);
+            enc.comb_head = None;
+            let mut head = CombHead::new(&cfg, &d).init_maps(&norm);
+            assert_eq!(head.gates.weight.val().dims(), [COMB_HIDDEN, 3]);
+            // Mix and feedback gates shut, the time gate at `time_gate`.
+            head.gates.weight = Param::from_tensor(Tensor::zeros([COMB_HIDDEN, 3], &d));
+            head.gates.bias = Some(Param::from_tensor(tensor(vec![-30.0, -30.0, time_gate], [3], &d)));
+            let mut echo = vec![0.0; cfg.spec.profile_len()];
+            echo[at] = (ms / 100.0).ln();
+            let echo = tensor(echo, [1, cfg.spec.profile_len()], &d);
+            let z = tensor(vec![0.3; cfg.z_dim], [1, cfg.z_dim], &d);
+            let before = values(enc.knobs(z.clone(), echo.clone()));
+            enc.comb_head = Some(head);
+            let knobs = values(enc.knobs(z, echo));
+            let want = if time_gate > 0.0 { spec.normalize(ms.clamp(spec.min, spec.max)) } else { before[t] };
+            assert!((knobs[t] - want).abs() < 1e-4, "{ms} ms, gate {time_gate}: knob {} vs {want}", knobs[t]);
+            // Every other knob is as the FX decoder left it.
+            assert!((0..KNOB_COUNT).filter(|&k| k != t).all(|k| (knobs[k] - before[k]).abs() < 1e-6), "{knobs:?} vs {before:?}");
+        }
+        // A comb head fitted before the time gate keeps two gates and no time map.
+        cfg.comb_time = false;
+        let old = CombHead::new(&cfg, &d);
+        assert!(old.time_map.is_none() && old.gated().targets.len() == 2);
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub struct ModelConfig {
     /// needs `spec.comb_reads`). Added to a trained model by `gddsp-train comb-head`.
     #[serde(default)]
     pub comb_head: bool,
+    /// The comb head also gates the delay time: the comb's delay read (its last read, ln of
+    /// the refined echo delay; needs `spec.comb_delay`) against the time the FX decoder and
+    /// the delay read left. Comb heads fitted before it load with this off.
+    #[serde(default)]
+    pub comb_time: bool,
     /// The reverb's decay, damping and mix are also read off the tail reads
     /// ([`encoder::TailHead`]; needs `spec.comb_reads` and `spec.tail_reads`). Added to a
     /// model with the comb head by `gddsp-train tail-head`.
@@ -48,7 +53,7 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// The shipped sizes with `voices` oscillators (6; 1 for the monophonic ablation).
     pub fn with_voices(voices: usize) -> Self {
-        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128, delay_read: true, comb_head: false, tail_head: false, room_head: false }
+        ModelConfig { spec: ModelSpec { voices, ..ModelSpec::default() }, z_dim: 32, encoder_hidden: 96, decoder_hidden: 128, delay_read: true, comb_head: false, comb_time: false, tail_head: false, room_head: false }
     }
 }
 

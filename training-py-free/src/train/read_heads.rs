@@ -74,11 +74,13 @@ pub struct HeadConfig {
     /// The re-rendered clips' reverbs draw their noise from random seeds, not the
     /// corpus's ([`Augment::other_reverbs`]).
     pub other_reverbs: bool,
+    /// A comb head also gates the delay time ([`crate::model::ModelConfig::comb_time`]).
+    pub time_gate: bool,
 }
 
 impl Default for HeadConfig {
     fn default() -> Self {
-        HeadConfig { steps: 600, batch: 16, lr: 3e-3, seed: 1, epoch_steps: 100, other_reverbs: false }
+        HeadConfig { steps: 600, batch: 16, lr: 3e-3, seed: 1, epoch_steps: 100, other_reverbs: false, time_gate: false }
     }
 }
 
@@ -112,6 +114,7 @@ pub fn fit_head(head: Head, run: &Path, out: &Path, cfg: &HeadConfig, progress: 
             tcfg.model.spec.comb_persistence = true;
             tcfg.model.spec.comb_delay = true;
             tcfg.model.comb_head = true;
+            tcfg.model.comb_time = cfg.time_gate;
             tcfg.comb_head_steps = cfg.steps;
         }
         Head::Tail => {
