@@ -148,7 +148,9 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
         let chains = ["main", "mono", "clean-only"].map(|name| {
             let runs = &runs;
             scope.spawn(move || -> anyhow::Result<()> {
-                run(&["comb-head", &format!("{runs}/{name}"), "--out", &format!("{runs}/{name}-comb")])?;
+                // `--time-gate`: the comb head also gates the delay time, off the comb's
+                // delay read (README, *The comb head's time gate*).
+                run(&["comb-head", &format!("{runs}/{name}"), "--out", &format!("{runs}/{name}-comb"), "--time-gate"])?;
                 run(&["tail-head", &format!("{runs}/{name}-comb"), "--out", &format!("{runs}/{name}-tail")])?;
                 run(&["room-head", &format!("{runs}/{name}-tail"), "--out", &format!("{runs}/{name}-room"), "--other-reverbs"])
             })
