@@ -125,29 +125,29 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
         eprintln!("+ gddsp-train {} (in the background)", args.join(" "));
         Command::new(&bin).args(&args).spawn().with_context(|| format!("starting the {name} run"))
     };
-    let mut children = [("main", joint("main", &[])?), ("mono", joint("mono", &["--voices", "1"])?), ("clean-only", joint("clean-only", &["--wet-weight", "0"])?)];
+    let children = [("main", joint("main", &[])?), ("mono", joint("mono", &["--voices", "1"])?), ("clean-only", joint("clean-only", &["--wet-weight", "0"])?)];
     let started = std::time::Instant::now();
-    for (name, child) in children.iter_mut() {
-        if !child.wait()?.success() {
-            bail!("the {name} run failed");
-        }
-    }
-    eprintln!("= the three joint runs done in {:.0} s", started.elapsed().as_secs_f64());
-    // The comb head on each trained run (minutes; the rest of each model stays as trained),
-    // so the ablations' knob columns compare like with like, then the tail head on each
-    // (the reverb read off the free decay after the playing), then the room head on each
-    // (the reverb read off what the clip's segments share), fitted on reverbs of other
-    // noise than the corpus's so that it reads rooms, not the corpus's one room (README,
-    // *The room head*). The three runs' fits go side
-    // by side: a fit's one batch-producer thread renders and reads every example while its
-    // trainer waits, so one fit alone leaves much of the second core idle (2026-12-07: a
-    // comb fit alone fitted in 167 s, three side by side in 272–298 s each; the six fits
-    // with their loading took 657 s, where one after another they had fitted in 1054 s).
+    // Each run's heads start as soon as its joint run ends: the comb head (minutes; the rest
+    // of each model stays as trained), so the ablations' knob columns compare like with like,
+    // then the tail head (the reverb read off the free decay after the playing), then the
+    // room head (the reverb read off what the clip's segments share), fitted on reverbs of
+    // other noise than the corpus's so that it reads rooms, not the corpus's one room
+    // (README, *The room head*). The one-oscillator run ends first (2026-12-08: 2095 s of
+    // 3928–3957 s), and its three fits were done before the other two joint runs ended. The
+    // three runs' fits go side by side anyway: a fit's one batch-producer thread renders and
+    // reads every example while its trainer waits, so one fit alone leaves much of the
+    // second core idle (2026-12-07: a comb fit alone fitted in 167 s, three side by side in
+    // 272–298 s each; the six fits with their loading took 657 s, where one after another
+    // they had fitted in 1054 s).
     let run = &run;
     std::thread::scope(|scope| {
-        let chains = ["main", "mono", "clean-only"].map(|name| {
+        let chains = children.map(|(name, mut child)| {
             let runs = &runs;
             scope.spawn(move || -> anyhow::Result<()> {
+                if !child.wait()?.success() {
+                    bail!("the {name} run failed");
+                }
+                eprintln!("= the {name} joint run done after {:.0} s", started.elapsed().as_secs_f64());
                 // `--time-gate`: the comb head also gates the delay time, off the comb's
                 // delay read (README, *The comb head's time gate*).
                 run(&["comb-head", &format!("{runs}/{name}"), "--out", &format!("{runs}/{name}-comb"), "--time-gate"])?;
@@ -155,7 +155,7 @@ fn train_model(corpus: String, runs: String) -> anyhow::Result<()> {
                 run(&["room-head", &format!("{runs}/{name}-tail"), "--out", &format!("{runs}/{name}-room"), "--other-reverbs"])
             })
         });
-        chains.into_iter().try_for_each(|chain| chain.join().unwrap_or_else(|_| bail!("a head-fit thread panicked")))
+        chains.into_iter().try_for_each(|chain| chain.join().unwrap_or_else(|_| bail!("a joint-run or head-fit thread panicked")))
     })?;
     run(&["export", &format!("{runs}/main-room"), "--out", "models"])?;
     run(&["export", &format!("{runs}/mono-room"), "--out", &format!("{runs}/mono-room/export")])?;
