@@ -4,8 +4,9 @@
 //!   prints the README's performance rows from what it measured.
 //! * `cargo xtask train-model [CORPUS] [RUNS]` — the shipped model from nothing, one
 //!   command: the 1-hour corpus (seed 7, if CORPUS has none), the knob stage (seed 1), the
-//!   main joint run and the two ablations from its encoder side by side, the exports (the
-//!   main one into `models/`) and the evaluation report in `models/`.
+//!   main joint run and the two ablations from its encoder side by side, each run's comb
+//!   head (with its time gate), tail head and room head as soon as that run ends, the
+//!   exports (the main one into `models/`) and the evaluation report in `models/`.
 //! * `cargo xtask bundle gddsp [--release]` — the plugin as `target/bundled/gddsp.clap`,
 //!   `target/bundled/gddsp.vst3` and the standalone `target/bundled/gddsp-standalone`
 //!   (nice-plug-xtask builds and bundles; the standalone needs libasound2-dev and
